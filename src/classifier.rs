@@ -1,0 +1,278 @@
+//! The spam classifier: a multinomial naive-Bayes model (linfa-bayes) over the
+//! features of [`features`], loaded from an [`artifact::Artifact`].
+//!
+//! Scoring on the request path never builds a dense vocabulary-sized vector: a
+//! sparse scorer is derived from the fitted linfa model (per-class log
+//! probabilities and priors) and sums only the features present. A test proves it
+//! equal to linfa's own `joint_log_likelihood`. Probabilities come from the two
+//! joint log-likelihoods with a stable log-sum-exp, so long comments cannot
+//! underflow (linfa 0.8.1's `predict_proba` does).
+
+pub mod artifact;
+pub mod features;
+pub mod metrics;
+pub mod train;
+pub mod vectorizer;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+pub use artifact::Artifact;
+pub use features::ScoringInput;
+use vectorizer::{SparseVector, Vectorizer};
+
+use crate::domain::Thresholds;
+
+/// The model shipped with the binary (trained on the UCI YouTube and SMS spam
+/// collections; see `models/README.md`).
+const SHIPPED_MODEL: &[u8] = include_bytes!("../models/spam_nb-v1.json");
+
+/// How many features a spam-leaning score names in its reasons.
+const TOP_TOKENS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    #[error("invalid model: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("training failed: {0}")]
+    Training(String),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// A loaded model, ready to score.
+#[derive(Debug)]
+pub struct SpamModel {
+    artifact_version: String,
+    thresholds: Thresholds,
+    vectorizer: Vectorizer,
+    scorer: SparseScorer,
+    vocabulary: Vec<String>,
+}
+
+/// A comment's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// P(spam) in [0, 1].
+    pub spam_probability: f64,
+    /// The features that pushed the score most towards spam, strongest first
+    /// (only when the score leans spam).
+    pub top_features: Vec<(String, f64)>,
+}
+
+impl Score {
+    /// `token:<feature>` reasons for the top features.
+    pub fn reasons(&self) -> Vec<String> {
+        self.top_features
+            .iter()
+            .map(|(name, _)| format!("token:{name}"))
+            .collect()
+    }
+}
+
+impl SpamModel {
+    /// The model built into the binary.
+    ///
+    /// # Errors
+    /// Never for a correctly built binary; checked anyway.
+    pub fn shipped() -> Result<Self, ClassifierError> {
+        Self::from_artifact(Artifact::from_json(SHIPPED_MODEL)?)
+    }
+
+    /// # Errors
+    /// The file is missing or not a valid artifact.
+    pub fn load(path: &Path) -> Result<Self, ClassifierError> {
+        Self::from_artifact(Artifact::load(path)?)
+    }
+
+    /// # Errors
+    /// An artifact whose model does not match its vocabulary.
+    pub fn from_artifact(artifact: Artifact) -> Result<Self, ClassifierError> {
+        let vectorizer = Vectorizer::new(
+            artifact.features.clone(),
+            artifact.vectorizer.clone(),
+            &artifact.vocabulary,
+        )?;
+        let scorer = SparseScorer::from_linfa(&artifact.model, artifact.vocabulary.len())?;
+        Ok(Self {
+            artifact_version: artifact.version,
+            thresholds: Thresholds {
+                spam: artifact.thresholds.spam,
+                ham: artifact.thresholds.ham,
+            },
+            vectorizer,
+            scorer,
+            vocabulary: artifact.vocabulary,
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.artifact_version
+    }
+
+    /// The thresholds calibrated with the model.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// The document vector (for tests and evaluation).
+    pub fn vectorize(&self, input: &ScoringInput<'_>) -> SparseVector {
+        self.vectorizer.transform(input)
+    }
+
+    /// Scores one comment.
+    pub fn score(&self, input: &ScoringInput<'_>) -> Score {
+        let vector = self.vectorizer.transform(input);
+        let [ham, spam] = self.scorer.joint_log_likelihood(&vector);
+        let spam_probability = probability_of_second(ham, spam);
+        let top_features = if spam_probability >= 0.5 {
+            self.top_features(&vector)
+        } else {
+            Vec::new()
+        };
+        Score {
+            spam_probability,
+            top_features,
+        }
+    }
+
+    /// Spam probability only (evaluation loops).
+    pub fn spam_probability(&self, input: &ScoringInput<'_>) -> f64 {
+        let [ham, spam] = self
+            .scorer
+            .joint_log_likelihood(&self.vectorizer.transform(input));
+        probability_of_second(ham, spam)
+    }
+
+    fn top_features(&self, vector: &SparseVector) -> Vec<(String, f64)> {
+        let mut pushes: Vec<(u32, f64)> = vector
+            .iter()
+            .map(|&(i, v)| (i, v * self.scorer.log_ratio(i)))
+            .filter(|(i, push)| {
+                *push > 0.0
+                    && !self
+                        .vocabulary
+                        .get(*i as usize)
+                        .is_some_and(|n| n.starts_with("c:"))
+            })
+            .collect();
+        pushes.sort_by(|a, b| b.1.total_cmp(&a.1));
+        pushes
+            .into_iter()
+            .take(TOP_TOKENS)
+            .filter_map(|(i, push)| {
+                let name = self.vocabulary.get(i as usize)?;
+                Some((display_name(name), push))
+            })
+            .collect()
+    }
+}
+
+/// `w:cheap pills` → `cheap pills`; signals and author features keep their group.
+fn display_name(name: &str) -> String {
+    name.strip_prefix("w:").unwrap_or(name).to_owned()
+}
+
+/// P(class 2) from two joint log-likelihoods, via log-sum-exp with the maximum
+/// subtracted: exact for any magnitude, never NaN or infinite.
+pub fn probability_of_second(first: f64, second: f64) -> f64 {
+    let max = first.max(second);
+    let log_total = max + ((first - max).exp() + (second - max).exp()).ln();
+    (second - log_total).exp()
+}
+
+/// Per-class log feature probabilities and log priors, read from a fitted
+/// linfa `MultinomialNb` (whose fields are private: read through serde).
+#[derive(Debug, Clone)]
+pub struct SparseScorer {
+    /// `[ham, spam]` log probability per feature.
+    log_prob: Vec<[f64; 2]>,
+    log_prior: [f64; 2],
+}
+
+impl SparseScorer {
+    /// # Errors
+    /// A model without exactly the classes 0 and 1, or with another width.
+    pub fn from_linfa(
+        model: &linfa_bayes::MultinomialNb<f64, usize>,
+        width: usize,
+    ) -> Result<Self, ClassifierError> {
+        let value = serde_json::to_value(model)
+            .map_err(|err| ClassifierError::Invalid(format!("model does not serialize: {err}")))?;
+        let class = |label: usize| -> Result<(Vec<f64>, f64), ClassifierError> {
+            let info = value
+                .get("class_info")
+                .and_then(|c| c.get(label.to_string()))
+                .ok_or_else(|| ClassifierError::Invalid(format!("model lacks class {label}")))?;
+            let prior = info
+                .get("prior")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| ClassifierError::Invalid("model lacks a class prior".into()))?;
+            let data = info
+                .get("feature_log_prob")
+                .and_then(|f| f.get("data"))
+                .and_then(Value::as_array)
+                .ok_or_else(|| ClassifierError::Invalid("model lacks feature_log_prob".into()))?;
+            let probs: Option<Vec<f64>> = data.iter().map(Value::as_f64).collect();
+            let probs = probs
+                .ok_or_else(|| ClassifierError::Invalid("non-finite log probability".into()))?;
+            Ok((probs, prior))
+        };
+        let (ham, ham_prior) = class(artifact::HAM)?;
+        let (spam, spam_prior) = class(artifact::SPAM)?;
+        if ham.len() != width || spam.len() != width {
+            return Err(ClassifierError::Invalid(format!(
+                "model has {} features, vocabulary {width}",
+                ham.len()
+            )));
+        }
+        Ok(Self {
+            log_prob: ham.into_iter().zip(spam).map(|(h, s)| [h, s]).collect(),
+            log_prior: [ham_prior.ln(), spam_prior.ln()],
+        })
+    }
+
+    /// `[ham, spam]` joint log-likelihoods of a sparse document vector.
+    pub fn joint_log_likelihood(&self, vector: &SparseVector) -> [f64; 2] {
+        let mut jll = self.log_prior;
+        for &(i, v) in vector {
+            if let Some([h, s]) = self.log_prob.get(i as usize) {
+                jll[0] += v * h;
+                jll[1] += v * s;
+            }
+        }
+        jll
+    }
+
+    /// How much one unit of feature `i` favours spam over ham.
+    fn log_ratio(&self, i: u32) -> f64 {
+        self.log_prob.get(i as usize).map_or(0.0, |[h, s]| s - h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probability_is_stable_for_huge_log_likelihoods() {
+        assert!((probability_of_second(-10_000.0, -10_000.0) - 0.5).abs() < 1e-12);
+        assert!(probability_of_second(-1e6, -1.0) > 0.999_999);
+        assert!(probability_of_second(-1.0, -1e6) < 1e-12);
+        let p = probability_of_second(f64::MIN / 2.0, 0.0);
+        assert!(p.is_finite());
+    }
+
+    #[test]
+    fn shipped_model_loads_and_scores_within_bounds() {
+        let model = SpamModel::shipped().unwrap();
+        let p = model.spam_probability(&ScoringInput {
+            text: "Great article, thanks!",
+            ..Default::default()
+        });
+        assert!((0.0..=1.0).contains(&p));
+    }
+}

@@ -1,0 +1,142 @@
+//! The model artifact: everything needed to score exactly as in training, plus
+//! where it came from and how good it was. Stored as JSON (serde).
+
+use std::path::Path;
+
+use linfa_bayes::MultinomialNb;
+use serde::{Deserialize, Serialize};
+
+use super::ClassifierError;
+use super::features::FeatureConfig;
+use super::metrics::Metrics;
+use super::vectorizer::VectorizerConfig;
+
+/// Identifies the file type.
+pub const FORMAT: &str = "replyguard-multinomial-nb";
+/// Bumped on any incompatible change to this struct or to feature extraction.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Class labels as linfa sees them.
+pub const HAM: usize = 0;
+pub const SPAM: usize = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    pub format: String,
+    pub format_version: u32,
+    /// Human-readable, unique model version (e.g. `spam_nb-v1`).
+    pub version: String,
+    pub features: FeatureConfig,
+    pub vectorizer: VectorizerConfig,
+    /// Feature names, in the model's column order.
+    pub vocabulary: Vec<String>,
+    /// Names of the classes by label: `["ham", "spam"]`.
+    pub labels: [String; 2],
+    /// Lidstone smoothing used in training.
+    pub alpha: f64,
+    /// Default decision thresholds, calibrated in training.
+    pub thresholds: ThresholdSettings,
+    /// The fitted linfa-bayes model (labels `0` ham, `1` spam).
+    pub model: MultinomialNb<f64, usize>,
+    pub provenance: Provenance,
+    /// Quality on held-out data, if measured.
+    pub metrics: Option<Metrics>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSettings {
+    pub spam: f64,
+    pub ham: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// RFC 3339 time of training.
+    pub trained_at: String,
+    /// The command that produced it.
+    pub command: String,
+    pub data: Vec<DataFile>,
+    pub rows: usize,
+    pub spam: usize,
+    pub ham: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+impl Artifact {
+    /// Parses and checks an artifact.
+    ///
+    /// # Errors
+    /// Not JSON of this format, another format version, or inconsistent contents.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ClassifierError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            format_version: Option<u32>,
+        }
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|err| ClassifierError::Invalid(format!("not a JSON model artifact: {err}")))?;
+        if header.format.as_deref() != Some(FORMAT) {
+            return Err(ClassifierError::Invalid(format!(
+                "not a replyguard model (format {:?}, expected {FORMAT:?})",
+                header.format
+            )));
+        }
+        if header.format_version != Some(FORMAT_VERSION) {
+            return Err(ClassifierError::Invalid(format!(
+                "model format version {:?} is not supported by this build (expected {FORMAT_VERSION}); retrain it",
+                header.format_version
+            )));
+        }
+        let artifact: Self = serde_json::from_slice(bytes)
+            .map_err(|err| ClassifierError::Invalid(format!("model artifact is damaged: {err}")))?;
+        artifact.check()?;
+        Ok(artifact)
+    }
+
+    /// # Errors
+    /// The file cannot be read or is not a valid artifact.
+    pub fn load(path: &Path) -> Result<Self, ClassifierError> {
+        let bytes = std::fs::read(path)
+            .map_err(|err| ClassifierError::Io(format!("cannot read {}: {err}", path.display())))?;
+        Self::from_json(&bytes)
+    }
+
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), ClassifierError> {
+        let json = serde_json::to_vec(self).map_err(|err| {
+            ClassifierError::Invalid(format!("cannot serialize the model: {err}"))
+        })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                ClassifierError::Io(format!("cannot create {}: {err}", dir.display()))
+            })?;
+        }
+        std::fs::write(path, json)
+            .map_err(|err| ClassifierError::Io(format!("cannot write {}: {err}", path.display())))
+    }
+
+    fn check(&self) -> Result<(), ClassifierError> {
+        let t = self.thresholds;
+        if !(0.0..=1.0).contains(&t.spam) || !(0.0..=1.0).contains(&t.ham) || t.ham > t.spam {
+            return Err(ClassifierError::Invalid(format!(
+                "thresholds out of order: ham {} spam {}",
+                t.ham, t.spam
+            )));
+        }
+        if self.vocabulary.is_empty() {
+            return Err(ClassifierError::Invalid("empty vocabulary".into()));
+        }
+        Ok(())
+    }
+}

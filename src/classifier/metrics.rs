@@ -1,0 +1,228 @@
+//! Evaluation metrics for a binary spam classifier (spam = positive class).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Thresholds;
+
+/// Counts of one true class over the three-way decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    pub ham: usize,
+    pub unsure: usize,
+    pub spam: usize,
+}
+
+/// Three-way outcome (below ham threshold / between / at or above spam
+/// threshold) by true label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreeWay {
+    pub ham: Split,
+    pub spam: Split,
+}
+
+/// Quality at the spam threshold, plus ROC AUC and the three-way split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub n: usize,
+    pub tp: usize,
+    pub fp: usize,
+    pub tn: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub mcc: f64,
+    /// Share of ham marked spam.
+    pub fpr: f64,
+    pub auc: f64,
+    pub three_way: ThreeWay,
+    pub spam_threshold: f64,
+    pub ham_threshold: f64,
+}
+
+fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+/// Metrics of `(spam probability, is spam)` pairs at `thresholds`.
+pub fn evaluate(scored: &[(f64, bool)], thresholds: Thresholds) -> Metrics {
+    let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
+    let mut three_way = ThreeWay::default();
+    for &(score, is_spam) in scored {
+        let called_spam = score >= thresholds.spam;
+        match (called_spam, is_spam) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, false) => tn += 1,
+            (false, true) => fn_ += 1,
+        }
+        let row = if is_spam {
+            &mut three_way.spam
+        } else {
+            &mut three_way.ham
+        };
+        if called_spam {
+            row.spam += 1;
+        } else if score >= thresholds.ham {
+            row.unsure += 1;
+        } else {
+            row.ham += 1;
+        }
+    }
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    Metrics {
+        n: scored.len(),
+        tp,
+        fp,
+        tn,
+        fn_,
+        precision,
+        recall,
+        f1,
+        mcc: mcc(tp, fp, tn, fn_),
+        fpr: ratio(fp, fp + tn),
+        auc: roc_auc(scored),
+        three_way,
+        spam_threshold: thresholds.spam,
+        ham_threshold: thresholds.ham,
+    }
+}
+
+/// Matthews correlation coefficient; 0 when any margin is empty.
+pub fn mcc(tp: usize, fp: usize, tn: usize, fn_: usize) -> f64 {
+    let [tp, fp, tn, fn_] = [tp, fp, tn, fn_].map(|x| x as f64);
+    let den = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
+    if den == 0.0 {
+        0.0
+    } else {
+        (tp * tn - fp * fn_) / den
+    }
+}
+
+/// Area under the ROC curve (Mann–Whitney U, ties counted half).
+pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
+    let mut sorted: Vec<(f64, bool)> = scored.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let positives = sorted.iter().filter(|s| s.1).count();
+    let negatives = sorted.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return 0.5;
+    }
+    // Sum of the (1-based, tie-averaged) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j < sorted.len() && sorted[j].0 == sorted[i].0 {
+            j += 1;
+        }
+        let average_rank = (i + 1 + j) as f64 / 2.0;
+        rank_sum += average_rank * sorted[i..j].iter().filter(|s| s.1).count() as f64;
+        i = j;
+    }
+    let p = positives as f64;
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64)
+}
+
+/// The spam threshold that maximizes MCC on `scored` while marking at most
+/// `max_fpr` of ham as spam, and a ham threshold below which at most
+/// `max_missed_spam` of spam falls. Used to calibrate on out-of-fold scores.
+pub fn calibrate(scored: &[(f64, bool)], max_fpr: f64, max_missed_spam: f64) -> Thresholds {
+    let mut candidates: Vec<f64> = scored.iter().map(|s| s.0).collect();
+    candidates.sort_by(f64::total_cmp);
+    candidates.dedup();
+    let mut best = (f64::NEG_INFINITY, 1.0);
+    for &t in &candidates {
+        let m = evaluate(scored, Thresholds { spam: t, ham: t });
+        if m.fpr <= max_fpr && m.mcc > best.0 {
+            best = (m.mcc, t);
+        }
+    }
+    let spam = best.1;
+    let mut spam_scores: Vec<f64> = scored.iter().filter(|s| s.1).map(|s| s.0).collect();
+    spam_scores.sort_by(f64::total_cmp);
+    let index = ((spam_scores.len() as f64) * max_missed_spam).floor() as usize;
+    let ham = spam_scores.get(index).copied().unwrap_or(0.5).min(spam);
+    Thresholds { spam, ham }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Thresholds = Thresholds {
+        spam: 0.9,
+        ham: 0.5,
+    };
+
+    #[test]
+    fn confusion_matrix_and_rates() {
+        let scored = [
+            (0.95, true),
+            (0.92, false),
+            (0.6, true),
+            (0.1, false),
+            (0.2, false),
+        ];
+        let m = evaluate(&scored, T);
+        assert_eq!((m.tp, m.fp, m.tn, m.fn_), (1, 1, 2, 1));
+        assert!((m.precision - 0.5).abs() < 1e-12);
+        assert!((m.recall - 0.5).abs() < 1e-12);
+        assert!((m.fpr - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            m.three_way.spam,
+            Split {
+                ham: 0,
+                unsure: 1,
+                spam: 1
+            }
+        );
+        assert_eq!(
+            m.three_way.ham,
+            Split {
+                ham: 2,
+                unsure: 0,
+                spam: 1
+            }
+        );
+    }
+
+    #[test]
+    fn mcc_of_perfect_and_inverted_predictions() {
+        assert!((mcc(5, 0, 5, 0) - 1.0).abs() < 1e-12);
+        assert!((mcc(0, 5, 0, 5) + 1.0).abs() < 1e-12);
+        assert_eq!(mcc(0, 0, 5, 5), 0.0);
+    }
+
+    #[test]
+    fn auc_counts_ties_as_half() {
+        assert!((roc_auc(&[(0.9, true), (0.1, false)]) - 1.0).abs() < 1e-12);
+        assert!((roc_auc(&[(0.5, true), (0.5, false)]) - 0.5).abs() < 1e-12);
+        assert!((roc_auc(&[(0.1, true), (0.9, false)])).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_respects_the_false_positive_budget() {
+        let scored = [
+            (0.99, true),
+            (0.97, true),
+            (0.96, false),
+            (0.5, true),
+            (0.1, false),
+        ];
+        let t = calibrate(&scored, 0.0, 0.0);
+        assert!(t.spam > 0.96, "{t:?}");
+        assert!(t.ham <= t.spam);
+    }
+}

@@ -1,0 +1,157 @@
+//! Feature hashes → a sparse, weighted, normalized vector over the vocabulary.
+//! Used for training rows and for serving alike.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::ClassifierError;
+use super::features::{FeatureConfig, HashSink, NameHash, ScoringInput, extract};
+
+/// Per-document weighting of a feature that occurs `n` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// 1 if present.
+    Binary,
+    /// `ln(1 + n)`.
+    Log,
+    /// `n`.
+    Count,
+}
+
+/// Scaling of the whole document vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    None,
+    /// Unit Euclidean length (Rennie et al. 2003: evens out long and short texts).
+    L2,
+    /// Unit sum.
+    L1,
+}
+
+/// How feature occurrences become vector values; stored in the artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorizerConfig {
+    pub weighting: Weighting,
+    pub norm: Norm,
+    /// Multiplier per feature group (the name's first letter: `w`, `c`, `s`, `a`,
+    /// `u`), applied before normalization; absent groups weigh 1.
+    pub group_weights: BTreeMap<String, f64>,
+    /// Multiplier applied after normalization.
+    pub scale: f64,
+}
+
+/// A hasher for keys that are already 64-bit hashes.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashIndex = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
+
+/// Maps a document to its sparse vector.
+#[derive(Debug, Clone)]
+pub struct Vectorizer {
+    features: FeatureConfig,
+    config: VectorizerConfig,
+    index: HashIndex,
+    group_weight: Vec<f64>,
+}
+
+/// Sorted `(index, value)` pairs.
+pub type SparseVector = Vec<(u32, f64)>;
+
+impl Vectorizer {
+    /// # Errors
+    /// Two vocabulary entries with the same 64-bit hash (practically impossible;
+    /// checked so it could never go unnoticed).
+    pub fn new(
+        features: FeatureConfig,
+        config: VectorizerConfig,
+        vocabulary: &[String],
+    ) -> Result<Self, ClassifierError> {
+        let mut index = HashIndex::with_capacity_and_hasher(vocabulary.len(), Default::default());
+        let mut group_weight = Vec::with_capacity(vocabulary.len());
+        for (i, name) in vocabulary.iter().enumerate() {
+            let i = u32::try_from(i)
+                .map_err(|_| ClassifierError::Invalid("vocabulary too large".into()))?;
+            if index.insert(NameHash::of(name), i).is_some() {
+                return Err(ClassifierError::Invalid(format!(
+                    "vocabulary hash collision at `{name}`"
+                )));
+            }
+            let group = name.get(..1).unwrap_or("");
+            group_weight.push(config.group_weights.get(group).copied().unwrap_or(1.0));
+        }
+        Ok(Self {
+            features,
+            config,
+            index,
+            group_weight,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.group_weight.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.group_weight.is_empty()
+    }
+
+    /// The document's vector; features outside the vocabulary are ignored.
+    pub fn transform(&self, input: &ScoringInput<'_>) -> SparseVector {
+        let mut sink = HashSink(Vec::with_capacity(256));
+        extract(&self.features, input, &mut sink);
+        let mut hits: Vec<u32> = sink
+            .0
+            .iter()
+            .filter_map(|h| self.index.get(h).copied())
+            .collect();
+        hits.sort_unstable();
+        let mut vector: SparseVector = Vec::with_capacity(hits.len());
+        let mut i = 0;
+        while i < hits.len() {
+            let idx = hits[i];
+            let mut n = 0u32;
+            while i < hits.len() && hits[i] == idx {
+                n += 1;
+                i += 1;
+            }
+            let base = match self.config.weighting {
+                Weighting::Binary => 1.0,
+                Weighting::Log => f64::from(n).ln_1p(),
+                Weighting::Count => f64::from(n),
+            };
+            vector.push((idx, base * self.group_weight[idx as usize]));
+        }
+        let norm = match self.config.norm {
+            Norm::None => 1.0,
+            Norm::L2 => vector.iter().map(|(_, v)| v * v).sum::<f64>().sqrt(),
+            Norm::L1 => vector.iter().map(|(_, v)| v).sum::<f64>(),
+        };
+        if norm > 0.0 {
+            let factor = self.config.scale / norm;
+            for (_, v) in &mut vector {
+                *v *= factor;
+            }
+        }
+        vector
+    }
+}

@@ -1,0 +1,79 @@
+//! The `replyguard` command line. `serve` (the default) runs the HTTP service;
+//! the other subcommands are operator tools. Settings come from the environment
+//! variables of SPEC §2 or the matching flags (`replyguard --help`).
+
+mod model;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::{storage, telemetry};
+
+/// Self-hosted backend for website comment forms, with naive-Bayes spam filtering.
+#[derive(Debug, Parser)]
+#[command(name = "replyguard", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Train a model from labelled JSONL files.
+    Train(model::TrainArgs),
+    /// Evaluate a model on labelled JSONL data.
+    Eval(model::EvalArgs),
+    /// Score one text with a model.
+    Classify(model::ClassifyArgs),
+}
+
+/// Runs the command line and turns its outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.settings.log_format == "json";
+    let quiet = matches!(cli.command, Some(Command::Eval(_) | Command::Classify(_)));
+    telemetry::init(json, if quiet { "warn" } else { "info" }, std::io::stderr);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings),
+        Command::Migrate => {
+            let applied = storage::run_migrations(&cli.settings.database_url)
+                .with_context(|| format!("cannot migrate {}", cli.settings.database_url))?;
+            println!(
+                "{} migration(s) applied to {}",
+                applied.len(),
+                cli.settings.database_url
+            );
+            Ok(())
+        }
+        Command::Train(args) => model::train(&args),
+        Command::Eval(args) => model::eval(&args, &cli.settings),
+        Command::Classify(args) => model::classify(&args, &cli.settings),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await
+    })
+}

@@ -1,0 +1,203 @@
+//! `train`, `eval` and `classify`: the model's command-line tools.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+
+use crate::classifier::artifact::{Artifact, DataFile, Provenance};
+use crate::classifier::metrics::Metrics;
+use crate::classifier::train::{self, TrainOptions};
+use crate::classifier::{ScoringInput, SpamModel};
+use crate::config::Settings;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Labelled JSONL file(s): `{"text": "…", "label": "spam"|"ham"}` per line.
+    #[arg(long = "data", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Where to write the model artifact (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model version recorded in the artifact [default: the output file's stem].
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Cross-validation folds used to calibrate the thresholds (0 = fixed 0.9/0.5).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// Model artifact [default: the shipped model].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Labelled JSONL test data.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClassifyArgs {
+    /// Model artifact [default: the shipped model].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The comment text.
+    pub text: String,
+}
+
+/// Trains a model from JSONL files and writes its artifact.
+pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let artifact = fit_and_save(args)?;
+    let p = &artifact.provenance;
+    println!(
+        "trained {}: {} rows ({} spam, {} ham), {} features, thresholds spam {:.4} ham {:.4}, {:.2}s -> {}",
+        artifact.version,
+        p.rows,
+        p.spam,
+        p.ham,
+        artifact.vocabulary.len(),
+        artifact.thresholds.spam,
+        artifact.thresholds.ham,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
+    let mut examples = Vec::new();
+    let mut files = Vec::new();
+    for path in &args.data {
+        let rows = train::read_jsonl(path)?;
+        files.push(DataFile {
+            path: path.display().to_string(),
+            sha256: sha256_file(path)?,
+            rows: rows.len(),
+        });
+        examples.extend(rows);
+    }
+    let spam = examples.iter().filter(|e| e.is_spam).count();
+    let ham = examples.len() - spam;
+    let version = match &args.version {
+        Some(v) => v.clone(),
+        None => args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".to_owned()),
+    };
+    let mut command = String::from("replyguard train");
+    for file in &files {
+        command.push_str(&format!(" --data {}", file.path));
+    }
+    command.push_str(&format!(" --out {}", args.out.display()));
+    if args.folds != 5 {
+        command.push_str(&format!(" --folds {}", args.folds));
+    }
+    let provenance = Provenance {
+        trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        command,
+        data: files,
+        rows: examples.len(),
+        spam,
+        ham,
+    };
+    let options = TrainOptions {
+        folds: args.folds,
+        ..TrainOptions::default()
+    };
+    let artifact = train::train(&examples, &options, &version, provenance)?;
+    artifact.save(&args.out)?;
+    Ok(artifact)
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn load_model(path: Option<&Path>) -> anyhow::Result<SpamModel> {
+    Ok(match path {
+        Some(path) => SpamModel::load(path)?,
+        None => SpamModel::shipped()?,
+    })
+}
+
+/// Evaluates a model on labelled data at its thresholds.
+pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
+    let model = load_model(args.model.as_deref())?;
+    let examples = train::read_jsonl(&args.data)?;
+    if examples.is_empty() {
+        bail!("{} holds no examples", args.data.display());
+    }
+    let t = settings.thresholds(model.thresholds());
+    let metrics = train::evaluate(&model, &examples, t);
+    if args.json {
+        println!("{}", serde_json::to_string(&metrics)?);
+    } else {
+        print_report(model.version(), &args.data, &metrics);
+    }
+    Ok(())
+}
+
+fn print_report(version: &str, data: &Path, m: &Metrics) {
+    println!("model {version} on {} ({} rows)", data.display(), m.n);
+    println!(
+        "thresholds: spam >= {:.4}, unsure >= {:.4}",
+        m.spam_threshold, m.ham_threshold
+    );
+    println!();
+    println!("                 predicted spam  predicted ham");
+    println!("  actual spam    {:>14}  {:>13}", m.tp, m.fn_);
+    println!("  actual ham     {:>14}  {:>13}", m.fp, m.tn);
+    println!();
+    println!(
+        "precision {:.4}  recall {:.4}  F1 {:.4}",
+        m.precision, m.recall, m.f1
+    );
+    println!(
+        "MCC {:.4}  false-positive rate {:.4}  ROC AUC {:.4}",
+        m.mcc, m.fpr, m.auc
+    );
+    println!();
+    println!("three-way           ham  unsure    spam");
+    for (label, s) in [
+        ("actual ham ", m.three_way.ham),
+        ("actual spam", m.three_way.spam),
+    ] {
+        println!("  {label}  {:>7} {:>7} {:>7}", s.ham, s.unsure, s.spam);
+    }
+}
+
+/// Scores one text and explains the score.
+pub fn classify(args: &ClassifyArgs, settings: &Settings) -> anyhow::Result<()> {
+    let model = load_model(args.model.as_deref())?;
+    let t = settings.thresholds(model.thresholds());
+    let score = model.score(&ScoringInput {
+        text: &args.text,
+        ..ScoringInput::default()
+    });
+    let p = score.spam_probability;
+    let verdict = if p >= t.spam {
+        "spam"
+    } else if p >= t.ham {
+        "unsure"
+    } else {
+        "ham"
+    };
+    println!(
+        "score {p:.4}  decision {verdict}  (model {}, spam >= {:.4}, unsure >= {:.4})",
+        model.version(),
+        t.spam,
+        t.ham
+    );
+    for (name, push) in &score.top_features {
+        println!("  {name:<30} +{push:.3}");
+    }
+    Ok(())
+}

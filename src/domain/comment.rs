@@ -1,0 +1,554 @@
+//! A submitted comment, parsed field by field into newtypes that can only hold
+//! valid values. [`CommentDraft::try_from`] reports every invalid field at once,
+//! with messages worded for the person who filled in the form (after WordPress).
+//!
+//! Limits are those of SPEC §4 (which follow WordPress's columns): lengths are
+//! counted in characters (Unicode scalar values), except the comment text, which
+//! is limited in bytes.
+
+use std::collections::BTreeMap;
+
+use validator::ValidateEmail;
+
+use super::CommentId;
+
+/// Longest post id, in characters.
+pub const MAX_POST_ID_CHARS: usize = 255;
+/// Longest author name, in characters (WordPress's `comment_author` limit).
+pub const MAX_AUTHOR_NAME_CHARS: usize = 245;
+/// Longest author email, in characters (WordPress's `comment_author_email`).
+pub const MAX_AUTHOR_EMAIL_CHARS: usize = 100;
+/// Longest author website, in characters (WordPress's `comment_author_url`).
+pub const MAX_AUTHOR_URL_CHARS: usize = 200;
+/// Largest comment text in bytes (WordPress's `comment_content` limit: a TEXT
+/// column of 65,535 bytes less a margin of 10).
+pub const MAX_CONTENT_BYTES: usize = 65_525;
+/// Longest page address we keep. Browsers handle about this much; longer values
+/// are not page addresses a site would send.
+pub const MAX_PERMALINK_CHARS: usize = 2_048;
+
+/// Field name → messages, in the JSON field names of SPEC §4.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(BTreeMap<&'static str, Vec<String>>);
+
+impl ValidationErrors {
+    /// Adds one message for `field`.
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_default().push(message.into());
+    }
+
+    /// True when no field has a message.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The messages by field.
+    pub fn fields(&self) -> &BTreeMap<&'static str, Vec<String>> {
+        &self.0
+    }
+
+    /// Builds the error set for a single field.
+    pub fn single(field: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+}
+
+/// The fields of a submission as received, before validation. Both the JSON and
+/// the form body are turned into this, so both obey exactly the same rules.
+#[derive(Debug, Default, Clone)]
+pub struct RawComment {
+    pub post_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub author_url: Option<String>,
+    pub content: Option<String>,
+    pub permalink: Option<String>,
+    pub honeypot: Option<String>,
+}
+
+/// A submission whose every field is valid. Whether `parent_id` names an approved
+/// comment of the same post can only be checked against the database, later.
+#[derive(Debug, Clone)]
+pub struct CommentDraft {
+    pub post_id: PostId,
+    pub parent_id: Option<CommentId>,
+    pub author_name: AuthorName,
+    pub author_email: AuthorEmail,
+    pub author_url: Option<AuthorUrl>,
+    pub content: CommentBody,
+    pub permalink: Option<Permalink>,
+    /// The hidden honeypot field was filled in: a bot, not a person.
+    pub honeypot: bool,
+}
+
+impl TryFrom<RawComment> for CommentDraft {
+    type Error = ValidationErrors;
+
+    fn try_from(raw: RawComment) -> Result<Self, Self::Error> {
+        let mut errors = ValidationErrors::default();
+        let post_id = collect(
+            &mut errors,
+            "post_id",
+            PostId::parse(raw.post_id.as_deref()),
+        );
+        let parent_id = collect(
+            &mut errors,
+            "parent_id",
+            parse_parent_id(raw.parent_id.as_deref()),
+        );
+        let author_name = collect(
+            &mut errors,
+            "author_name",
+            AuthorName::parse(raw.author_name.as_deref()),
+        );
+        let author_email = collect(
+            &mut errors,
+            "author_email",
+            AuthorEmail::parse(raw.author_email.as_deref()),
+        );
+        let author_url = collect(
+            &mut errors,
+            "author_url",
+            AuthorUrl::parse_optional(raw.author_url.as_deref()),
+        );
+        let content = collect(
+            &mut errors,
+            "content",
+            CommentBody::parse(raw.content.as_deref()),
+        );
+        let permalink = collect(
+            &mut errors,
+            "permalink",
+            Permalink::parse_optional(raw.permalink.as_deref()),
+        );
+        match (
+            post_id,
+            parent_id,
+            author_name,
+            author_email,
+            author_url,
+            content,
+            permalink,
+        ) {
+            (
+                Some(post_id),
+                Some(parent_id),
+                Some(author_name),
+                Some(author_email),
+                Some(author_url),
+                Some(content),
+                Some(permalink),
+            ) if errors.is_empty() => Ok(Self {
+                post_id,
+                parent_id,
+                author_name,
+                author_email,
+                author_url,
+                content,
+                permalink,
+                honeypot: raw.honeypot.is_some_and(|value| !value.trim().is_empty()),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn collect<T>(
+    errors: &mut ValidationErrors,
+    field: &'static str,
+    parsed: Result<T, String>,
+) -> Option<T> {
+    parsed.map_err(|message| errors.add(field, message)).ok()
+}
+
+/// Characters that render as nothing: a field made only of these (and
+/// whitespace) is empty, whatever its byte length.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+        )
+}
+
+/// Trims whitespace and returns `None` for a value that is absent or shows nothing.
+fn visible(raw: Option<&str>) -> Option<&str> {
+    let trimmed = raw?.trim();
+    (!trimmed.chars().all(is_invisible)).then_some(trimmed)
+}
+
+/// One-line fields admit no control characters at all.
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// Comment text may hold line breaks and tabs but no other control characters
+/// (NUL in particular cannot be stored in PostgreSQL text).
+fn has_control_in_text(value: &str) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+fn parse_parent_id(raw: Option<&str>) -> Result<Option<CommentId>, String> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.parse::<i64>() {
+        Ok(0) => Ok(None),
+        Ok(id) if id > 0 => Ok(Some(CommentId(id))),
+        _ => Err("The comment you are replying to must be given by its number.".to_owned()),
+    }
+}
+
+/// The site's identifier of the page or post commented on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostId(String);
+
+impl PostId {
+    /// # Errors
+    /// A message when the id is missing, too long or holds control characters.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let value = visible(raw).ok_or("Please say which post this comment is for.")?;
+        if value.chars().count() > MAX_POST_ID_CHARS {
+            return Err(format!(
+                "The post ID must be at most {MAX_POST_ID_CHARS} characters."
+            ));
+        }
+        if has_control(value) {
+            return Err("The post ID contains characters that are not allowed.".to_owned());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name the commenter gave, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorName(String);
+
+impl AuthorName {
+    /// # Errors
+    /// A message when the name is missing, too long or holds control characters.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let value = visible(raw).ok_or("Please enter your name.")?;
+        if value.chars().count() > MAX_AUTHOR_NAME_CHARS {
+            return Err("Your name is too long.".to_owned());
+        }
+        if has_control(value) {
+            return Err("Your name contains characters that are not allowed.".to_owned());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The commenter's email address. Never shown publicly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorEmail(String);
+
+impl AuthorEmail {
+    /// # Errors
+    /// A message when the address is missing, too long or not an address.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let value = visible(raw).ok_or("Please enter your email address.")?;
+        if value.chars().count() > MAX_AUTHOR_EMAIL_CHARS {
+            return Err("Your email address is too long.".to_owned());
+        }
+        if has_control(value) || !value.validate_email() {
+            return Err("Please enter a valid email address.".to_owned());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses an `http`/`https` address. A value typed without a scheme
+/// (`example.com`) gets `http://` in front, as WordPress does.
+fn parse_web_url(value: &str) -> Option<url::Url> {
+    if has_control(value) || value.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let has_scheme = value
+        .split_once(':')
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(['/', '.', '?', '#']));
+    let candidate = if has_scheme {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    let url = url::Url::parse(&candidate).ok()?;
+    let host_ok = url.host_str().is_some_and(|h| !h.is_empty());
+    (matches!(url.scheme(), "http" | "https") && host_ok).then_some(url)
+}
+
+/// The commenter's website: an `http` or `https` address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorUrl(String);
+
+impl AuthorUrl {
+    /// An absent or empty value means no website.
+    ///
+    /// # Errors
+    /// A message when the value is not an http(s) address or is too long.
+    pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, String> {
+        let Some(value) = visible(raw) else {
+            return Ok(None);
+        };
+        if value.chars().count() > MAX_AUTHOR_URL_CHARS {
+            return Err("Your website address is too long.".to_owned());
+        }
+        let url = parse_web_url(value)
+            .ok_or("Please enter a valid website address, starting with http:// or https://.")?;
+        let normalized = String::from(url);
+        if normalized.chars().count() > MAX_AUTHOR_URL_CHARS {
+            return Err("Your website address is too long.".to_owned());
+        }
+        Ok(Some(Self(normalized)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The address of the page the comment was written on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permalink(String);
+
+impl Permalink {
+    /// An absent or empty value means none.
+    ///
+    /// # Errors
+    /// A message when the value is not an http(s) address or is too long.
+    pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, String> {
+        let Some(value) = visible(raw) else {
+            return Ok(None);
+        };
+        if value.chars().count() > MAX_PERMALINK_CHARS {
+            return Err(format!(
+                "The page address must be at most {MAX_PERMALINK_CHARS} characters."
+            ));
+        }
+        let url = parse_web_url(value)
+            .filter(|_| value.contains("://"))
+            .ok_or("The page address must be a full http:// or https:// address.")?;
+        Ok(Some(Self(url.into())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The comment text, trimmed, between 1 and [`MAX_CONTENT_BYTES`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentBody(String);
+
+impl CommentBody {
+    /// # Errors
+    /// A message when the text is missing, shows nothing, is too long or holds
+    /// control characters other than line breaks and tabs.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let value = visible(raw).ok_or("Please type your comment text.")?;
+        if value.len() > MAX_CONTENT_BYTES {
+            return Err("Your comment is too long.".to_owned());
+        }
+        if has_control_in_text(value) {
+            return Err("Your comment contains characters that are not allowed.".to_owned());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_raw() -> RawComment {
+        RawComment {
+            post_id: Some("42".into()),
+            parent_id: None,
+            author_name: Some("Ada".into()),
+            author_email: Some("ada@example.com".into()),
+            author_url: None,
+            content: Some("Nice post.".into()),
+            permalink: None,
+            honeypot: None,
+        }
+    }
+
+    #[test]
+    fn a_complete_submission_is_accepted() {
+        let draft = CommentDraft::try_from(valid_raw());
+        assert!(draft.is_ok(), "{draft:?}");
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_at_once() {
+        let raw = RawComment::default();
+        let errors = CommentDraft::try_from(raw).err().unwrap_or_default();
+        let fields: Vec<_> = errors.fields().keys().copied().collect();
+        assert_eq!(
+            fields,
+            ["author_email", "author_name", "content", "post_id"]
+        );
+    }
+
+    #[test]
+    fn author_name_rules() {
+        let long = "n".repeat(MAX_AUTHOR_NAME_CHARS);
+        let too_long = "n".repeat(MAX_AUTHOR_NAME_CHARS + 1);
+        let cases: [(&str, Option<&str>, bool); 7] = [
+            ("absent", None, false),
+            ("empty", Some(""), false),
+            ("whitespace", Some("  \t "), false),
+            ("zero-width only", Some("\u{200B}\u{FEFF}"), false),
+            ("control char", Some("Ada\u{0}"), false),
+            ("at the limit", Some(&long), true),
+            ("over the limit", Some(&too_long), false),
+        ];
+        for (case, raw, ok) in cases {
+            assert_eq!(AuthorName::parse(raw).is_ok(), ok, "case {case}");
+        }
+        assert_eq!(
+            AuthorName::parse(Some("  Ada  ")).map(|n| n.0),
+            Ok("Ada".to_owned())
+        );
+    }
+
+    #[test]
+    fn name_length_counts_characters_not_bytes() {
+        let name = "é".repeat(MAX_AUTHOR_NAME_CHARS);
+        assert!(AuthorName::parse(Some(&name)).is_ok());
+    }
+
+    #[test]
+    fn email_rules() {
+        let at_limit = format!("{}@example.com", "a".repeat(MAX_AUTHOR_EMAIL_CHARS - 12));
+        let over = format!("{}@example.com", "a".repeat(MAX_AUTHOR_EMAIL_CHARS - 11));
+        let cases: [(&str, Option<&str>, bool); 7] = [
+            ("absent", None, false),
+            ("no at sign", Some("ada.example.com"), false),
+            ("no domain", Some("ada@"), false),
+            ("spaces", Some("a da@example.com"), false),
+            ("valid", Some(" ada@example.com "), true),
+            ("at the limit", Some(&at_limit), true),
+            ("over the limit", Some(&over), false),
+        ];
+        for (case, raw, ok) in cases {
+            assert_eq!(AuthorEmail::parse(raw).is_ok(), ok, "case {case}");
+        }
+    }
+
+    #[test]
+    fn author_url_rules() {
+        let cases: [(&str, Option<&str>, Result<Option<&str>, ()>); 8] = [
+            ("absent", None, Ok(None)),
+            ("empty", Some("  "), Ok(None)),
+            (
+                "https",
+                Some("https://ada.dev/"),
+                Ok(Some("https://ada.dev/")),
+            ),
+            ("no scheme", Some("ada.dev"), Ok(Some("http://ada.dev/"))),
+            ("javascript", Some("javascript:alert(1)"), Err(())),
+            ("ftp", Some("ftp://ada.dev"), Err(())),
+            ("data", Some("data:text/html,hi"), Err(())),
+            ("no host", Some("http://"), Err(())),
+        ];
+        for (case, raw, expected) in cases {
+            let got = AuthorUrl::parse_optional(raw)
+                .map(|u| u.map(|u| u.0))
+                .map_err(|_| ());
+            assert_eq!(got, expected.map(|u| u.map(str::to_owned)), "case {case}");
+        }
+        let long = format!("https://ada.dev/{}", "p".repeat(MAX_AUTHOR_URL_CHARS));
+        assert!(AuthorUrl::parse_optional(Some(&long)).is_err());
+    }
+
+    #[test]
+    fn content_is_limited_in_bytes() {
+        let at_limit = "a".repeat(MAX_CONTENT_BYTES);
+        assert!(CommentBody::parse(Some(&at_limit)).is_ok());
+        // 2 bytes per character: fewer characters than the limit, more bytes.
+        let over_in_bytes = "é".repeat(MAX_CONTENT_BYTES / 2 + 1);
+        assert!(CommentBody::parse(Some(&over_in_bytes)).is_err());
+    }
+
+    #[test]
+    fn content_keeps_line_breaks_but_refuses_nul() {
+        assert!(CommentBody::parse(Some("line one\nline two\r\n\tend")).is_ok());
+        assert!(CommentBody::parse(Some("bad \u{0} byte")).is_err());
+        assert!(CommentBody::parse(Some(" \n\u{200B}\n ")).is_err());
+    }
+
+    #[test]
+    fn parent_id_zero_or_absent_means_top_level() {
+        assert_eq!(parse_parent_id(None), Ok(None));
+        assert_eq!(parse_parent_id(Some("0")), Ok(None));
+        assert_eq!(parse_parent_id(Some("")), Ok(None));
+        assert_eq!(parse_parent_id(Some("17")), Ok(Some(CommentId(17))));
+        assert!(parse_parent_id(Some("-3")).is_err());
+        assert!(parse_parent_id(Some("abc")).is_err());
+    }
+
+    #[test]
+    fn post_id_rules() {
+        assert!(PostId::parse(Some(&"p".repeat(MAX_POST_ID_CHARS))).is_ok());
+        assert!(PostId::parse(Some(&"p".repeat(MAX_POST_ID_CHARS + 1))).is_err());
+        assert!(PostId::parse(Some("  ")).is_err());
+        assert!(PostId::parse(Some("a\nb")).is_err());
+    }
+
+    #[test]
+    fn permalink_must_be_a_full_web_address() {
+        assert!(Permalink::parse_optional(Some("https://blog.example/p/1")).is_ok());
+        assert!(Permalink::parse_optional(Some("blog.example/p/1")).is_err());
+        assert!(Permalink::parse_optional(Some("javascript:alert(1)")).is_err());
+        assert_eq!(Permalink::parse_optional(Some("")), Ok(None));
+    }
+
+    #[test]
+    fn a_filled_honeypot_is_noted_not_refused() {
+        let raw = RawComment {
+            honeypot: Some("http://spam.example".into()),
+            ..valid_raw()
+        };
+        assert!(CommentDraft::try_from(raw).is_ok_and(|d| d.honeypot));
+        let blank = RawComment {
+            honeypot: Some("  ".into()),
+            ..valid_raw()
+        };
+        assert!(CommentDraft::try_from(blank).is_ok_and(|d| !d.honeypot));
+    }
+}

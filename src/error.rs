@@ -1,0 +1,270 @@
+//! The error policy, in one place.
+//!
+//! - `domain`, `classifier` and `storage` return their own `thiserror` types;
+//!   `anyhow` is used only by `main`, the CLI and start-up.
+//! - Handlers return `Result<_, ApiError>`. [`ApiError`] is the only type that
+//!   becomes an HTTP error, and [`ApiError::status_code`] the only mapping from
+//!   error to status (SPEC §3): bad body 400, too large 413, wrong media type
+//!   415, invalid fields 422, unknown resource 404, wrong method 405, duplicate
+//!   or conflicting change 409, database unreachable 503 with `Retry-After`,
+//!   anything else an opaque 500.
+//! - Every error response carries the JSON envelope
+//!   `{"error": {"code", "message", "fields"?}}`. actix's own errors (unknown
+//!   route, wrong method, extractor failures, oversized bodies) are rewritten into
+//!   it by [`json_error_handlers`].
+//! - The full cause chain of a 5xx is logged, never sent.
+
+use std::collections::BTreeMap;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::ValidationErrors;
+use crate::storage::StorageError;
+
+/// Seconds a client is asked to wait after a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// An error that leaves the service as an HTTP response.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedRequest(String),
+    #[error("The request body is larger than the {limit} bytes allowed.")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Some fields are missing or invalid.")]
+    Validation(ValidationErrors),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    #[error("Duplicate comment detected; it looks as though you've already said that!")]
+    DuplicateComment,
+    #[error("The service is temporarily unavailable. Please try again shortly.")]
+    Unavailable(#[source] StorageError),
+    #[error("An internal error occurred.")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// The stable, snake_case code of SPEC §3. Codes never change once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedRequest(_) => "malformed_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::DuplicateComment => "duplicate_comment",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Field messages, for validation errors.
+    pub fn fields(&self) -> Option<&ValidationErrors> {
+        match self {
+            Self::Validation(errors) => Some(errors),
+            _ => None,
+        }
+    }
+
+    /// The error actix produced for a bare status (unknown route, wrong method,
+    /// body too large, …), as one of ours.
+    fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::NotFound("There is nothing at this address.".into()),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge {
+                limit: crate::routes::BODY_LIMIT_BYTES,
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::UnsupportedMediaType("This content type is not supported here.".into())
+            }
+            s if s.is_client_error() => Self::MalformedRequest(
+                s.canonical_reason()
+                    .unwrap_or("The request could not be understood.")
+                    .to_owned(),
+            ),
+            s => Self::Internal(anyhow::anyhow!("unhandled error status {s}")),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Unavailable(_) => Self::Unavailable(err),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a BTreeMap<&'static str, Vec<String>>>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::DuplicateComment => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
+        }
+        let envelope = Envelope {
+            error: Body {
+                code: self.code(),
+                message: self.to_string(),
+                fields: self.fields().map(ValidationErrors::fields),
+            },
+        };
+        let mut response = HttpResponse::build(status);
+        if let Self::Unavailable(_) = self {
+            response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS));
+        }
+        response.json(envelope)
+    }
+}
+
+/// `error: cause: cause…`, for logs.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// Middleware that rewrites actix's plain error responses (no body of ours)
+/// into the JSON envelope. Responses already JSON or HTML pass unchanged.
+pub fn json_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(jsonify_plain_errors)
+}
+
+fn jsonify_plain_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let ours = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    if ours {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let error = ApiError::from_status(res.status());
+    let allow = res.response().headers().get(header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let mut response = error.error_response();
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    let response: ServiceResponse<EitherBody<B>> =
+        ServiceResponse::new(req, response).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(response))
+}
+
+/// Makes `Retry-After` for a number of seconds.
+pub fn retry_after(seconds: u64) -> (header::HeaderName, HeaderValue) {
+    (header::RETRY_AFTER, HeaderValue::from(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_spec_status_and_code() {
+        let cases = [
+            (
+                ApiError::MalformedRequest("x".into()),
+                400,
+                "malformed_request",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::UnsupportedMediaType("x".into()),
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::Validation(ValidationErrors::default()),
+                422,
+                "validation_failed",
+            ),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
+            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::DuplicateComment, 409, "duplicate_comment"),
+            (
+                ApiError::Unavailable(StorageError::Unavailable("down".into())),
+                503,
+                "unavailable",
+            ),
+            (
+                ApiError::Internal(anyhow::anyhow!("boom")),
+                500,
+                "internal_error",
+            ),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status_code().as_u16(), status, "{code}");
+            assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = ApiError::Internal(anyhow::anyhow!("password=hunter2"));
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn unavailable_carries_retry_after() {
+        let res = ApiError::Unavailable(StorageError::Unavailable("down".into())).error_response();
+        assert!(res.headers().contains_key(header::RETRY_AFTER));
+    }
+}

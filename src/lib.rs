@@ -1,0 +1,20 @@
+//! replyguard: a self-hosted backend for website comment forms.
+//!
+//! A site's "Leave a Reply" form posts to [`routes`]; the fields are parsed into
+//! [`domain`] types, scored by the naive-Bayes [`classifier`], decided by the
+//! pure rules of [`domain::moderation`] and stored through [`storage`] in
+//! PostgreSQL or SQLite. [`startup`] wires it into an actix-web server; [`cli`]
+//! is the `replyguard` binary's command line.
+//!
+//! Layering: `domain` depends on nothing in this crate; `classifier` and
+//! `storage` only on `domain`; `routes` ties them together.
+
+pub mod classifier;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

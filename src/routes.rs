@@ -1,0 +1,48 @@
+//! The HTTP surface: the single route table, shared state and request limits.
+
+pub mod client;
+pub mod comments;
+pub mod form;
+pub mod health;
+pub mod public;
+pub mod render;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use arc_swap::ArcSwap;
+
+use crate::classifier::SpamModel;
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::storage::Database;
+
+/// Largest request body accepted (SPEC §3).
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// State shared by every worker.
+pub struct AppState {
+    pub db: Database,
+    pub settings: Settings,
+    /// The active model. A request loads one snapshot and finishes on it, so a
+    /// swap never affects a request in flight.
+    pub models: Arc<ArcSwap<SpamModel>>,
+}
+
+/// Registers every route, with extractor errors turned into the JSON envelope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(BODY_LIMIT_BYTES))
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            ApiError::NotFound(format!("There is nothing at this address: {err}.")).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::MalformedRequest(format!("The query string could not be read: {err}.")).into()
+        }))
+        .service(web::resource("/healthz").get(health::healthz))
+        .service(web::resource("/readyz").get(health::readyz))
+        .service(web::resource("/api/v1/comments").post(comments::submit_comment))
+        .service(web::resource("/api/v1/posts/{post_id}/comments").get(public::list_comments))
+        .service(
+            web::resource("/api/v1/posts/{post_id}/comments/count").get(public::count_comments),
+        );
+}

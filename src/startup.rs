@@ -1,0 +1,143 @@
+//! Building and running the HTTP server: migrations first, then the pool, the
+//! model, the listener; graceful shutdown on SIGINT/SIGTERM.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::classifier::SpamModel;
+use crate::config::Settings;
+use crate::error::json_error_handlers;
+use crate::routes::{self, AppState};
+use crate::storage::{self, Database};
+
+/// Seconds in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Runs migrations, loads the model and binds the listener (port 0 picks a
+    /// free port, which tests use).
+    ///
+    /// # Errors
+    /// Invalid settings, an unreachable database, a failed migration, a missing or
+    /// invalid model, or an address that cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate().map_err(anyhow::Error::msg)?;
+        let url = settings.database_url.clone();
+        let applied = tokio::task::spawn_blocking(move || storage::run_migrations(&url))
+            .await
+            .context("migration task failed")?
+            .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
+        for name in &applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+        let model = match &settings.model_path {
+            Some(path) => SpamModel::load(path)
+                .with_context(|| format!("cannot load the model {}", path.display()))?,
+            None => SpamModel::shipped().context("the shipped model does not load")?,
+        };
+        tracing::info!(model_version = model.version(), "model loaded");
+        let db = Database::new(settings.database_url.clone(), &settings.pool_options());
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(address = %listener.local_addr()?, backend = db.url().backend(), "listening");
+        let state = web::Data::new(AppState {
+            db,
+            settings,
+            models: Arc::new(ArcSwap::from_pointee(model)),
+        });
+        let server = HttpServer::new(move || {
+            let origins = state.settings.allowed_origins.clone();
+            let cors = Cors::default()
+                .allowed_origin_fn(move |origin, _| {
+                    origin
+                        .to_str()
+                        .is_ok_and(|o| origins.iter().any(|a| a == o))
+                })
+                .allowed_methods(["GET", "POST"])
+                .allowed_headers([header::CONTENT_TYPE, header::ACCEPT])
+                .expose_headers([HeaderName::from_static("x-request-id")])
+                .block_on_origin_mismatch(false)
+                .max_age(3600);
+            App::new()
+                .app_data(state.clone())
+                .configure(routes::configure)
+                .wrap(json_error_handlers())
+                .wrap(cors)
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().copied();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(id) =
+                            id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                        {
+                            res.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), id);
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+        })
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// The server failing, or signal handlers that cannot be installed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        let signal = shutdown_signal().await?;
+        tracing::info!(signal, "shutting down, draining in-flight requests");
+        handle.stop(true).await;
+        server.await.context("server task failed")??;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+
+    /// Serves until the server stops by itself (tests drop the runtime instead).
+    ///
+    /// # Errors
+    /// The server failing.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            result.context("cannot install the SIGINT handler")?;
+            Ok("SIGINT")
+        }
+        _ = terminate.recv() => Ok("SIGTERM"),
+    }
+}

@@ -1,0 +1,53 @@
+//! Row types: what is read from and written to the tables. These never leave the
+//! service as JSON; routes map them into their own response types.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::comments;
+
+/// One row of `comments`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments)]
+pub struct CommentRecord {
+    pub id: i64,
+    pub post_id: String,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub author_url: Option<String>,
+    pub content: String,
+    pub permalink: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub referrer: Option<String>,
+    pub spam_score: Option<f64>,
+    pub model_version: Option<String>,
+    /// JSON array of strings.
+    pub reasons: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A comment to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = comments)]
+pub struct NewCommentRecord<'a> {
+    pub post_id: &'a str,
+    pub parent_id: Option<i64>,
+    pub status: &'a str,
+    pub author_name: &'a str,
+    pub author_email: &'a str,
+    pub author_url: Option<&'a str>,
+    pub content: &'a str,
+    pub permalink: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub referrer: Option<&'a str>,
+    pub spam_score: Option<f64>,
+    pub model_version: Option<&'a str>,
+    pub reasons: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
