@@ -157,9 +157,10 @@ impl From<DieselError> for StorageError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            // SQLite reports lock contention past busy_timeout as an unclassified error.
+            // Lock contention past the timeout: SQLite's busy_timeout, PostgreSQL's
+            // lock_timeout. Both arrive as unclassified errors.
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-                if is_sqlite_busy(info.message()) =>
+                if is_lock_timeout(info.message()) =>
             {
                 Self::Unavailable(info.message().to_owned())
             }
@@ -171,8 +172,10 @@ impl From<DieselError> for StorageError {
     }
 }
 
-fn is_sqlite_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database table is locked")
+fn is_lock_timeout(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database table is locked")
+        || message.contains("canceling statement due to lock timeout")
 }
 
 /// Settings of the connection pool.
@@ -221,7 +224,11 @@ impl CustomizeConnection<DbConn, r2d2::Error> for Customizer {
             DbConn::Sqlite(c) => c
                 .batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
                 .map_err(r2d2::Error::QueryError),
-            DbConn::Pg(_) => Ok(()),
+            // A lock held past the timeout (a long migration, an operator's
+            // LOCK TABLE) fails the statement instead of hanging the request.
+            DbConn::Pg(c) => c
+                .batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout_ms))
+                .map_err(r2d2::Error::QueryError),
         }
     }
 }

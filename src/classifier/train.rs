@@ -13,7 +13,7 @@ use std::path::Path;
 
 use linfa::prelude::*;
 use linfa_bayes::MultinomialNb;
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis, Slice};
 use serde::Deserialize;
 
 use super::artifact::{self, Artifact, Provenance, ThresholdSettings};
@@ -35,6 +35,9 @@ pub struct Example {
     pub author_email: Option<String>,
     pub author_url: Option<String>,
     pub is_spam: bool,
+    /// Sample weight (1 by default): the row's vector is scaled by it, which
+    /// for multinomial naive Bayes is exactly a sample weight.
+    pub weight: f64,
 }
 
 impl Example {
@@ -142,6 +145,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifierError> {
             author_email: row.author_email,
             author_url: row.author_url,
             is_spam,
+            weight: 1.0,
         });
     }
     Ok(examples)
@@ -174,11 +178,14 @@ pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, Class
     let rows_per_batch = (BATCH_BYTES / (width * 8)).clamp(16, 4096);
     let params = MultinomialNb::<f64, usize>::params().alpha(options.alpha);
     let mut model: Option<MultinomialNb<f64, usize>> = None;
+    // One buffer for every batch: only the cells a batch set are cleared again.
+    let mut x = Array2::<f64>::zeros((rows_per_batch.min(examples.len()), width));
     for batch in examples.chunks(rows_per_batch) {
-        let mut x = Array2::<f64>::zeros((batch.len(), width));
+        let mut touched = Vec::new();
         for (r, example) in batch.iter().enumerate() {
             for (c, v) in vectorizer.transform(&example.input()) {
-                x[[r, c as usize]] = v;
+                x[[r, c as usize]] = v * example.weight;
+                touched.push((r, c as usize));
             }
         }
         let y: Array1<usize> = batch
@@ -191,12 +198,16 @@ pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, Class
                 }
             })
             .collect();
-        let dataset = DatasetBase::new(x, y);
+        let records = x.slice_axis(Axis(0), Slice::from(0..batch.len()));
+        let dataset = DatasetBase::new(records, y.view());
         model = Some(
             params
                 .fit_with(model, &dataset)
                 .map_err(|err| ClassifierError::Training(err.to_string()))?,
         );
+        for (r, c) in touched {
+            x[[r, c]] = 0.0;
+        }
     }
     let model = model.ok_or_else(|| ClassifierError::Training("no training data".into()))?;
     Ok(Fitted { vocabulary, model })

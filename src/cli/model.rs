@@ -25,6 +25,10 @@ pub struct TrainArgs {
     /// Cross-validation folds used to calibrate the thresholds (0 = fixed 0.9/0.5).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Weight each file's rows so that every file counts as much as the largest
+    /// (a small site's data is not drowned by a large public corpus).
+    #[arg(long)]
+    pub balance_sources: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -70,7 +74,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
-    let mut examples = Vec::new();
+    let mut sources = Vec::new();
     let mut files = Vec::new();
     for path in &args.data {
         let rows = train::read_jsonl(path)?;
@@ -79,6 +83,15 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
             sha256: sha256_file(path)?,
             rows: rows.len(),
         });
+        sources.push(rows);
+    }
+    let largest = sources.iter().map(Vec::len).max().unwrap_or(0);
+    let mut examples = Vec::new();
+    for mut rows in sources {
+        if args.balance_sources && !rows.is_empty() {
+            let weight = largest as f64 / rows.len() as f64;
+            rows.iter_mut().for_each(|e| e.weight = weight);
+        }
         examples.extend(rows);
     }
     let spam = examples.iter().filter(|e| e.is_spam).count();
@@ -98,6 +111,9 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
     command.push_str(&format!(" --out {}", args.out.display()));
     if args.folds != 5 {
         command.push_str(&format!(" --folds {}", args.folds));
+    }
+    if args.balance_sources {
+        command.push_str(" --balance-sources");
     }
     let provenance = Provenance {
         trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

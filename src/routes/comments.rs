@@ -139,13 +139,13 @@ async fn accept(
     let outcome = state
         .db
         .run(move |conn| {
-            if let Some(parent) = draft.parent_id {
-                if !comments::is_approved_in_post(conn, parent, draft.post_id.as_str())? {
-                    return Ok(Err(ValidationErrors::single(
-                        "parent_id",
-                        "The comment you are replying to does not exist on this post or is not published.",
-                    )));
-                }
+            if let Some(parent) = draft.parent_id
+                && !comments::is_approved_in_post(conn, parent, draft.post_id.as_str())?
+            {
+                return Ok(Err(ValidationErrors::single(
+                    "parent_id",
+                    "The comment you are replying to does not exist on this post or is not published.",
+                )));
             }
             let known_author = comments::has_approved_by_email(conn, draft.author_email.as_str())?;
             let decision = decide(

@@ -58,8 +58,16 @@ mod tests {
     #[test]
     fn web_addresses_become_nofollow_links() {
         assert_eq!(
-            content_html("see https://example.com/a?b=1&c=\"2\" now"),
-            "see <a href=\"https://example.com/a?b=1&amp;c=&quot;2&quot;\" rel=\"nofollow ugc\">https://example.com/a?b=1&amp;c=\"2\"</a> now"
+            content_html("see https://example.com/a?b=1&c=2 now"),
+            "see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow ugc\">https://example.com/a?b=1&amp;c=2</a> now"
+        );
+    }
+
+    #[test]
+    fn a_quote_ends_a_link_and_is_escaped() {
+        assert_eq!(
+            content_html("x https://example.com/\"onmouseover=\"y"),
+            "x <a href=\"https://example.com/\" rel=\"nofollow ugc\">https://example.com/</a>\"onmouseover=\"y"
         );
     }
 

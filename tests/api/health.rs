@@ -1,0 +1,43 @@
+//! Liveness, readiness and the request id.
+
+use crate::both_backends;
+use crate::helpers::{Backend, spawn_app};
+
+both_backends!(
+    healthz_answers_ok,
+    readyz_reports_backend_and_model,
+    responses_carry_a_request_id
+);
+
+async fn healthz_answers_ok(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let reply = app.get("/healthz").await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["status"], "ok");
+}
+
+async fn readyz_reports_backend_and_model(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let body = app.get("/readyz").await.json();
+
+    let expected = if backend == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(body["database"], expected);
+    assert_eq!(body["model_version"], "spam_nb-v1");
+}
+
+async fn responses_carry_a_request_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let ok = app.get("/healthz").await;
+    let missing = app.get("/missing").await;
+
+    assert!(ok.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    assert!(missing.header("x-request-id").is_some());
+}

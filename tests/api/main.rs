@@ -1,0 +1,12 @@
+//! One integration-test binary: each module's tests run against the real server
+//! on a random port, once on SQLite (a temp file) and once on PostgreSQL (a fresh
+//! schema per test on `TEST_DATABASE_URL`, default the local `test` database).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod comments;
+mod errors;
+mod health;
+mod public;
+mod scoring;
