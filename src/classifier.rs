@@ -26,7 +26,7 @@ use crate::domain::Thresholds;
 
 /// The model shipped with the binary (trained on the UCI YouTube and SMS spam
 /// collections; see `models/README.md`).
-const SHIPPED_MODEL: &[u8] = include_bytes!("../models/spam_nb-v1.json");
+pub const SHIPPED_MODEL: &[u8] = include_bytes!("../models/spam_nb-v1.json");
 
 /// How many features a spam-leaning score names in its reasons.
 const TOP_TOKENS: usize = 3;
@@ -137,6 +137,17 @@ impl SpamModel {
             spam_probability,
             top_features,
         }
+    }
+
+    /// `[ham, spam]` joint log-likelihoods from the sparse scorer.
+    pub fn joint_log_likelihood(&self, input: &ScoringInput<'_>) -> [f64; 2] {
+        self.scorer
+            .joint_log_likelihood(&self.vectorizer.transform(input))
+    }
+
+    /// Width of the model's feature space.
+    pub fn vocabulary_len(&self) -> usize {
+        self.vocabulary.len()
     }
 
     /// Spam probability only (evaluation loops).

@@ -38,6 +38,9 @@ pub struct Example {
     /// Sample weight (1 by default): the row's vector is scaled by it, which
     /// for multinomial naive Bayes is exactly a sample weight.
     pub weight: f64,
+    /// Which data source (file) the example came from; thresholds are
+    /// calibrated to hold in each source.
+    pub source: usize,
 }
 
 impl Example {
@@ -93,7 +96,7 @@ impl Default for TrainOptions {
             max_features: 200_000,
             folds: 5,
             max_fpr: 0.005,
-            max_missed_spam: 0.01,
+            max_missed_spam: 0.05,
             fallback_thresholds: Thresholds {
                 spam: 0.9,
                 ham: 0.5,
@@ -146,6 +149,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifierError> {
             author_url: row.author_url,
             is_spam,
             weight: 1.0,
+            source: 0,
         });
     }
     Ok(examples)
@@ -295,7 +299,7 @@ pub fn assemble(
 pub fn out_of_fold_scores(
     examples: &[Example],
     options: &TrainOptions,
-) -> Result<Vec<(f64, bool)>, ClassifierError> {
+) -> Result<Vec<(f64, bool, usize)>, ClassifierError> {
     let k = options.folds;
     let mut fold_of = vec![0; examples.len()];
     let (mut spam_seen, mut ham_seen) = (0, 0);
@@ -325,7 +329,7 @@ pub fn out_of_fold_scores(
             Provenance::default(),
         ))?;
         for (e, _) in examples.iter().zip(&fold_of).filter(|(_, f)| **f == fold) {
-            scored.push((model.spam_probability(&e.input()), e.is_spam));
+            scored.push((model.spam_probability(&e.input()), e.is_spam, e.source));
         }
     }
     Ok(scored)

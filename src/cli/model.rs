@@ -87,10 +87,15 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
     }
     let largest = sources.iter().map(Vec::len).max().unwrap_or(0);
     let mut examples = Vec::new();
-    for mut rows in sources {
-        if args.balance_sources && !rows.is_empty() {
-            let weight = largest as f64 / rows.len() as f64;
-            rows.iter_mut().for_each(|e| e.weight = weight);
+    for (source, mut rows) in sources.into_iter().enumerate() {
+        let weight = if args.balance_sources && !rows.is_empty() {
+            largest as f64 / rows.len() as f64
+        } else {
+            1.0
+        };
+        for example in &mut rows {
+            example.weight = weight;
+            example.source = source;
         }
         examples.extend(rows);
     }

@@ -27,8 +27,10 @@ async fn approved(app: &TestApp, post: &str, content: &str) -> i64 {
 async fn list_shows_only_approved_comments_oldest_first_without_private_fields(backend: Backend) {
     let app = spawn_app(backend).await;
     let first = approved(&app, "p1", "First comment here.").await;
-    app.submit(json!({"post_id": "p1", "content": "Still pending."}))
-        .await;
+    app.submit(
+        json!({"post_id": "p1", "content": "Still pending.", "author_email": "new@example.com"}),
+    )
+    .await;
     let second = approved(&app, "p1", "Second comment here.").await;
     approved(&app, "p2", "On another post.").await;
 
@@ -114,8 +116,10 @@ async fn count_counts_approved_comments(backend: Backend) {
     let app = spawn_app(backend).await;
     approved(&app, "c", "One approved comment.").await;
     approved(&app, "c", "Another approved one.").await;
-    app.submit(json!({"post_id": "c", "content": "Pending comment."}))
-        .await;
+    app.submit(
+        json!({"post_id": "c", "content": "Pending comment.", "author_email": "new@example.com"}),
+    )
+    .await;
 
     let body = app.get("/api/v1/posts/c/comments/count").await.json();
 

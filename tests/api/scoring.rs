@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, spawn_app};
 
 both_backends!(
     blatant_spam_is_stored_as_spam_but_reported_pending,
@@ -41,7 +41,7 @@ async fn filled_honeypot_is_stored_as_spam_but_reported_pending(backend: Backend
 }
 
 async fn known_author_is_approved_under_the_default_policy(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.ham_threshold = Some(0.99)).await;
+    let app = spawn_app(backend).await;
     let first = app.submit(json!({})).await.json()["id"].as_i64().unwrap();
     app.set_status(first, "approved");
 

@@ -1,0 +1,151 @@
+//! `replyguard train` → `eval` → `classify` on a small file, as an operator runs them.
+
+use std::path::Path;
+use std::process::Command;
+
+fn replyguard(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_replyguard"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn write_training_file(path: &Path) {
+    let spam = [
+        "WIN a FREE iPhone now!!! click http://prize.example.com",
+        "subscribe to my channel for free gift cards",
+        "check out my channel, please subscribe!!!",
+        "cheap pills online, buy now http://pills.example.net",
+        "Congratulations you won $1000 call now to claim",
+        "make money fast from home, click here http://cash.example.org",
+    ];
+    let ham = [
+        "Thanks for the clear explanation of the engine.",
+        "I love this song, it reminds me of my childhood.",
+        "Great post, I learned something new today.",
+        "See you at the meeting tomorrow morning.",
+        "The second chapter was the best part for me.",
+        "Could you write more about the history of this place?",
+    ];
+    let mut lines = String::new();
+    for _ in 0..3 {
+        for text in spam {
+            lines.push_str(&serde_json::json!({"text": text, "label": "spam"}).to_string());
+            lines.push('\n');
+        }
+        for text in ham {
+            lines.push_str(&serde_json::json!({"content": text, "label": "ham"}).to_string());
+            lines.push('\n');
+        }
+    }
+    std::fs::write(path, lines).unwrap();
+}
+
+#[test]
+fn train_then_eval_then_classify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.jsonl");
+    let model = dir.path().join("models/small.json");
+    write_training_file(&data);
+    let (data_s, model_s) = (data.to_str().unwrap(), model.to_str().unwrap());
+
+    let train = replyguard(&["train", "--data", data_s, "--out", model_s, "--folds", "3"]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&train.stdout).contains("trained small: 36 rows (18 spam, 18 ham)")
+    );
+
+    let eval = replyguard(&["eval", "--model", model_s, "--data", data_s, "--json"]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let metrics: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    for key in [
+        "n",
+        "tp",
+        "fp",
+        "tn",
+        "fn",
+        "precision",
+        "recall",
+        "f1",
+        "mcc",
+        "fpr",
+        "auc",
+        "three_way",
+    ] {
+        assert!(
+            metrics.get(key).is_some(),
+            "eval --json lacks {key}: {metrics}"
+        );
+    }
+    assert_eq!(metrics["n"], 36);
+    assert!(metrics["auc"].as_f64().unwrap() > 0.9, "{metrics}");
+
+    let report = replyguard(&["eval", "--model", model_s, "--data", data_s]);
+    let report = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.contains("MCC") && report.contains("three-way"),
+        "{report}"
+    );
+
+    let classify = replyguard(&[
+        "classify",
+        "--model",
+        model_s,
+        "FREE gift cards, subscribe to my channel!!!",
+    ]);
+    let out = String::from_utf8_lossy(&classify.stdout);
+    assert!(classify.status.success());
+    assert!(
+        out.contains("decision spam") || out.contains("decision unsure"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_row_is_reported_with_its_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &data,
+        "{\"text\": \"fine\", \"label\": \"ham\"}\n\n{\"text\": \"x\", \"label\": \"maybe\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("m.json");
+
+    let train = replyguard(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+
+    assert!(!train.status.success());
+    let stderr = String::from_utf8_lossy(&train.stderr);
+    assert!(
+        stderr.contains("bad.jsonl:3:") && stderr.contains("maybe"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_damaged_model_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("broken.json");
+    std::fs::write(&model, "{\"format\": \"something-else\"}").unwrap();
+
+    let classify = replyguard(&["classify", "--model", model.to_str().unwrap(), "hi"]);
+
+    assert!(!classify.status.success());
+    assert!(String::from_utf8_lossy(&classify.stderr).contains("not a replyguard model"));
+}
