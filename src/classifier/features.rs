@@ -34,6 +34,18 @@ pub struct FeatureConfig {
 /// is the concatenation `prefix + parts…`.
 pub trait FeatureSink {
     fn feature(&mut self, prefix: &str, parts: &[&str]);
+
+    /// Emits `prefix + padded[bounds[start]..bounds[start + n]]` for every start
+    /// and every n in `lo..=hi`. Sinks may override it to share work between
+    /// overlapping n-grams; the features must be the same, in the same order.
+    fn char_ngrams(&mut self, prefix: &str, padded: &str, bounds: &[usize], lo: usize, hi: usize) {
+        let chars = bounds.len() - 1;
+        for n in lo..=hi {
+            for start in 0..(chars + 1).saturating_sub(n) {
+                self.feature(prefix, &[&padded[bounds[start]..bounds[start + n]]]);
+            }
+        }
+    }
 }
 
 /// A comment as the model sees it.
@@ -72,13 +84,30 @@ struct Normalized {
 }
 
 fn normalize(raw: &str) -> Normalized {
-    let without_br = RE_BR.replace_all(raw, " ");
-    let without_tags = RE_TAG.replace_all(&without_br, " ");
-    let decoded = html_escape::decode_html_entities(&without_tags);
-    let mut text: String = decoded
-        .nfkc()
-        .map(|c| if c == '\u{FEFF}' { ' ' } else { c })
-        .collect();
+    // Each step is skipped when its trigger character is absent: most comments
+    // are plain ASCII text, and this runs on every request.
+    let without_tags = if raw.contains('<') {
+        let without_br = RE_BR.replace_all(raw, " ");
+        RE_TAG.replace_all(&without_br, " ").into_owned().into()
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
+    let decoded = if without_tags.contains('&') {
+        html_escape::decode_html_entities(&without_tags)
+            .into_owned()
+            .into()
+    } else {
+        without_tags
+    };
+    // NFKC leaves ASCII unchanged.
+    let mut text: String = if decoded.is_ascii() {
+        decoded.into_owned()
+    } else {
+        decoded
+            .nfkc()
+            .map(|c| if c == '\u{FEFF}' { ' ' } else { c })
+            .collect()
+    };
     let mut email_domains = Vec::new();
     if text.contains('@') {
         for caps in RE_EMAIL.captures_iter(&text) {
@@ -165,12 +194,7 @@ pub fn extract(config: &FeatureConfig, input: &ScoringInput<'_>, sink: &mut impl
             bounds.clear();
             bounds.extend(padded.char_indices().map(|(i, _)| i));
             bounds.push(padded.len());
-            let chars = bounds.len() - 1;
-            for n in lo.max(1)..=hi {
-                for start in 0..(chars + 1).saturating_sub(n) {
-                    sink.feature("c:", &[&padded[bounds[start]..bounds[start + n]]]);
-                }
-            }
+            sink.char_ngrams("c:", &padded, &bounds, lo.max(1), hi);
         }
     }
 
@@ -308,6 +332,35 @@ impl FeatureSink for HashSink {
         }
         self.0.push(h.finish());
     }
+
+    /// Hashes each start position once, extending the hash char by char and
+    /// recording it at every wanted length; then emits in the default order.
+    fn char_ngrams(&mut self, prefix: &str, padded: &str, bounds: &[usize], lo: usize, hi: usize) {
+        let chars = bounds.len() - 1;
+        let mut base = NameHash::new();
+        base.write(prefix.as_bytes());
+        let first = self.0.len();
+        let counts: Vec<usize> = (lo..=hi).map(|n| (chars + 1).saturating_sub(n)).collect();
+        let total: usize = counts.iter().sum();
+        self.0.resize(first + total, 0);
+        for start in 0..chars {
+            let mut h = base;
+            let mut offset = first;
+            for (k, n) in (lo..=hi).enumerate() {
+                if start + n > chars {
+                    break;
+                }
+                let from = if n == lo {
+                    bounds[start]
+                } else {
+                    bounds[start + n - 1]
+                };
+                h.write(&padded.as_bytes()[from..bounds[start + n]]);
+                self.0[offset + start] = h.finish();
+                offset += counts[k];
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -400,7 +453,7 @@ mod tests {
         let mut names = NameSink::default();
         let mut hashes = HashSink::default();
         let input = ScoringInput {
-            text: "Subscribe to my channel!!! http://x.example",
+            text: "Subscribe to my channel!!! http://x.example héé ünïcødé a",
             ..Default::default()
         };
         extract(&config(), &input, &mut names);
