@@ -51,6 +51,7 @@ pub struct SpamModel {
     vectorizer: Vectorizer,
     scorer: SparseScorer,
     vocabulary: Vec<String>,
+    metrics: Option<metrics::Metrics>,
 }
 
 /// A comment's score.
@@ -106,11 +107,17 @@ impl SpamModel {
             vectorizer,
             scorer,
             vocabulary: artifact.vocabulary,
+            metrics: artifact.metrics,
         })
     }
 
     pub fn version(&self) -> &str {
         &self.artifact_version
+    }
+
+    /// Held-out quality measured in training, if recorded.
+    pub fn metrics(&self) -> Option<&metrics::Metrics> {
+        self.metrics.as_ref()
     }
 
     /// The thresholds calibrated with the model.

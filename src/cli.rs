@@ -2,6 +2,7 @@
 //! the other subcommands are operator tools. Settings come from the environment
 //! variables of SPEC §2 or the matching flags (`replyguard --help`).
 
+mod admin;
 mod model;
 
 use std::process::ExitCode;
@@ -35,6 +36,11 @@ pub enum Command {
     Eval(model::EvalArgs),
     /// Score one text with a model.
     Classify(model::ClassifyArgs),
+    /// Create, list or revoke admin tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// Import labelled training examples (JSONL) into the database.
+    Import(admin::ImportArgs),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -68,6 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => model::train(&args),
         Command::Eval(args) => model::eval(&args, &cli.settings),
         Command::Classify(args) => model::classify(&args, &cli.settings),
+        Command::Token(command) => admin::token(&command, &cli.settings),
+        Command::Import(args) => admin::import(&args, &cli.settings),
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use secrecy::SecretString;
 
 use crate::domain::{ModerationPolicy, Thresholds};
 use crate::storage::{DatabaseUrl, PoolOptions};
@@ -31,6 +32,16 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_DB_TIMEOUT_MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub db_timeout_ms: u64,
+
+    /// Bootstrap admin token, accepted as a Bearer token (other tokens come from
+    /// `replyguard token create NAME`).
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<SecretString>,
 
     /// Address and port to serve on.
     #[arg(

@@ -5,6 +5,7 @@
 pub mod comment;
 pub mod ids;
 pub mod moderation;
+pub mod training;
 
 pub use comment::{
     AuthorEmail, AuthorName, AuthorUrl, CommentBody, CommentDraft, Permalink, PostId, RawComment,

@@ -45,6 +45,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
+    #[error("A valid admin token is required: send `Authorization: Bearer <token>`.")]
+    Unauthorized,
+    #[error("This admin token has been revoked.")]
+    Forbidden,
+    #[error("The comment's status is {current}, not {expected}; it was changed by someone else.")]
+    StatusConflict { current: String, expected: String },
     #[error("Duplicate comment detected; it looks as though you've already said that!")]
     DuplicateComment,
     #[error("The service is temporarily unavailable. Please try again shortly.")]
@@ -63,6 +69,9 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::StatusConflict { .. } => "status_conflict",
             Self::DuplicateComment => "duplicate_comment",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
@@ -124,7 +133,7 @@ struct Body<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<&'a BTreeMap<&'static str, Vec<String>>>,
+    fields: Option<&'a BTreeMap<String, Vec<String>>>,
 }
 
 impl ResponseError for ApiError {
@@ -136,6 +145,9 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::StatusConflict { .. } => StatusCode::CONFLICT,
             Self::DuplicateComment => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -155,8 +167,14 @@ impl ResponseError for ApiError {
             },
         };
         let mut response = HttpResponse::build(status);
-        if let Self::Unavailable(_) = self {
-            response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS));
+            }
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
         }
         response.json(envelope)
     }
@@ -238,6 +256,16 @@ mod tests {
             ),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::Forbidden, 403, "forbidden"),
+            (
+                ApiError::StatusConflict {
+                    current: "spam".into(),
+                    expected: "pending".into(),
+                },
+                409,
+                "status_conflict",
+            ),
             (ApiError::DuplicateComment, 409, "duplicate_comment"),
             (
                 ApiError::Unavailable(StorageError::Unavailable("down".into())),

@@ -9,6 +9,7 @@
 //! Layering: `domain` depends on nothing in this crate; `classifier` and
 //! `storage` only on `domain`; `routes` ties them together.
 
+pub mod auth;
 pub mod classifier;
 pub mod cli;
 pub mod config;

@@ -1,7 +1,9 @@
 //! The HTTP surface: the single route table, shared state and request limits.
 
+pub mod admin;
 pub mod client;
 pub mod comments;
+pub mod cursor;
 pub mod form;
 pub mod health;
 pub mod public;
@@ -38,11 +40,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::MalformedRequest(format!("The query string could not be read: {err}.")).into()
         }))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT_BYTES)
+                .error_handler(|err, _| json_error(&err).into()),
+        )
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .service(web::resource("/api/v1/comments").post(comments::submit_comment))
         .service(web::resource("/api/v1/posts/{post_id}/comments").get(public::list_comments))
         .service(
             web::resource("/api/v1/posts/{post_id}/comments/count").get(public::count_comments),
+        )
+        .service(
+            web::scope("/api/v1/admin")
+                .service(web::resource("/comments").get(admin::list_comments))
+                .service(web::resource("/comments/bulk").post(admin::bulk_update))
+                .service(
+                    web::resource("/comments/{id}")
+                        .get(admin::get_comment)
+                        .patch(admin::patch_comment)
+                        .delete(admin::delete_comment),
+                )
+                .service(web::resource("/comments/{id}/events").get(admin::get_events))
+                .service(web::resource("/stats").get(admin::stats))
+                .service(
+                    web::resource("/training-examples")
+                        .app_data(web::PayloadConfig::new(admin::training::IMPORT_LIMIT_BYTES))
+                        .post(admin::training::import_examples),
+                )
+                .service(
+                    web::resource("/training-examples/stats").get(admin::training::example_stats),
+                ),
         );
+}
+
+fn json_error(err: &actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError;
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::PayloadTooLarge {
+                limit: BODY_LIMIT_BYTES,
+            }
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("Send the body as application/json.".into())
+        }
+        other => ApiError::MalformedRequest(format!("The JSON body could not be read: {other}.")),
+    }
 }

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::error::json_error_handlers;
 use crate::routes::{self, AppState};
 use crate::storage::{self, Database};
+use crate::telemetry::RequestSpan;
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
@@ -92,7 +93,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
         })
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)

@@ -6,8 +6,11 @@
 //! [`Database::run`], never on the async workers. This module knows nothing of HTTP.
 
 pub mod comments;
+pub mod moderation;
 pub mod records;
 pub mod schema;
+pub mod tokens;
+pub mod training;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -298,6 +301,21 @@ impl Database {
         })
         .await
         .map_err(|err| StorageError::Unavailable(format!("database task failed: {err}")))?
+    }
+
+    /// Runs `f` with a pooled connection on the current thread (CLI tools).
+    ///
+    /// # Errors
+    /// As [`Database::run`].
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+        f(&mut conn)
     }
 
     /// Checks that the database answers a trivial query.

@@ -23,3 +23,38 @@ where
         builder.try_init()
     };
 }
+
+/// The root span of every request: method, path (never the query string, which
+/// may hold a moderator's search for an email address), request id; on the way
+/// out one `request finished` event with the status.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "http_request",
+            method = %request.method(),
+            path = %request.path(),
+            request_id = %request_id,
+            status = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => error.as_response_error().status_code().as_u16(),
+        };
+        span.record("status", status);
+        span.in_scope(|| tracing::info!(status, "request finished"));
+    }
+}

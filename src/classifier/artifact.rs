@@ -40,7 +40,8 @@ pub struct Artifact {
     /// The fitted linfa-bayes model (labels `0` ham, `1` spam).
     pub model: MultinomialNb<f64, usize>,
     pub provenance: Provenance,
-    /// Quality on held-out data, if measured.
+    /// Quality on held-out data, if measured: out-of-fold scores of the k-fold
+    /// cross-validation in training, at the calibrated thresholds.
     pub metrics: Option<Metrics>,
 }
 

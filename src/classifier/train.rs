@@ -254,14 +254,18 @@ pub fn train(
     version: &str,
     provenance: Provenance,
 ) -> Result<Artifact, ClassifierError> {
-    let thresholds = if options.folds >= 2 {
+    let (thresholds, held_out) = if options.folds >= 2 {
         let oof = out_of_fold_scores(examples, options)?;
-        metrics::calibrate(&oof, options.max_fpr, options.max_missed_spam)
+        let thresholds = metrics::calibrate(&oof, options.max_fpr, options.max_missed_spam);
+        let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
+        (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
     } else {
-        options.fallback_thresholds
+        (options.fallback_thresholds, None)
     };
     let fitted = fit(examples, options)?;
-    Ok(assemble(options, fitted, version, thresholds, provenance))
+    let mut artifact = assemble(options, fitted, version, thresholds, provenance);
+    artifact.metrics = held_out;
+    Ok(artifact)
 }
 
 /// Wraps a fitted model and its settings into an artifact.

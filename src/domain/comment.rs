@@ -29,12 +29,12 @@ pub const MAX_PERMALINK_CHARS: usize = 2_048;
 
 /// Field name → messages, in the JSON field names of SPEC §4.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ValidationErrors(BTreeMap<&'static str, Vec<String>>);
+pub struct ValidationErrors(BTreeMap<String, Vec<String>>);
 
 impl ValidationErrors {
     /// Adds one message for `field`.
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_default().push(message.into());
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
     }
 
     /// True when no field has a message.
@@ -43,12 +43,12 @@ impl ValidationErrors {
     }
 
     /// The messages by field.
-    pub fn fields(&self) -> &BTreeMap<&'static str, Vec<String>> {
+    pub fn fields(&self) -> &BTreeMap<String, Vec<String>> {
         &self.0
     }
 
     /// Builds the error set for a single field.
-    pub fn single(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut errors = Self::default();
         errors.add(field, message);
         errors
@@ -417,7 +417,7 @@ mod tests {
     fn every_invalid_field_is_reported_at_once() {
         let raw = RawComment::default();
         let errors = CommentDraft::try_from(raw).err().unwrap_or_default();
-        let fields: Vec<_> = errors.fields().keys().copied().collect();
+        let fields: Vec<_> = errors.fields().keys().map(String::as_str).collect();
         assert_eq!(
             fields,
             ["author_email", "author_name", "content", "post_id"]

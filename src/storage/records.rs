@@ -51,3 +51,41 @@ pub struct NewCommentRecord<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+/// One row of `admin_tokens`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::admin_tokens)]
+pub struct AdminTokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// One row of `comment_events`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::comment_events)]
+pub struct CommentEventRecord {
+    pub id: i64,
+    pub comment_id: i64,
+    pub actor: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub at: NaiveDateTime,
+}
+
+/// A labelled example to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::training_examples)]
+pub struct NewTrainingExampleRecord {
+    pub comment_id: Option<i64>,
+    pub source: String,
+    pub label: String,
+    pub content: String,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub author_url: Option<String>,
+    pub content_hash: String,
+    pub created_at: NaiveDateTime,
+}

@@ -22,3 +22,48 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    admin_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    comment_events (id) {
+        id -> BigInt,
+        comment_id -> BigInt,
+        actor -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    training_examples (id) {
+        id -> BigInt,
+        comment_id -> Nullable<BigInt>,
+        source -> Text,
+        label -> Text,
+        content -> Text,
+        author_name -> Nullable<Text>,
+        author_email -> Nullable<Text>,
+        author_url -> Nullable<Text>,
+        content_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(comment_events -> comments (comment_id));
+diesel::joinable!(training_examples -> comments (comment_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    admin_tokens,
+    comment_events,
+    comments,
+    training_examples
+);

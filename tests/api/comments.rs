@@ -264,7 +264,7 @@ async fn reply_must_target_an_approved_comment_of_the_same_post(backend: Backend
     let to_pending = app
         .submit(json!({"parent_id": parent, "content": "A reply to it."}))
         .await;
-    app.set_status(parent, "approved");
+    app.moderate(parent, "approved").await;
     let other_post = app
         .submit(json!({"parent_id": parent, "post_id": "other", "content": "Elsewhere."}))
         .await;

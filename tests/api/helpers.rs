@@ -77,6 +77,9 @@ pub struct TestApp {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The bootstrap admin token of every test app.
+pub const ADMIN_TOKEN: &str = "test-bootstrap-token-0123456789";
+
 fn fresh_database(backend: Backend) -> (DatabaseUrl, DbGuard) {
     match backend {
         Backend::Sqlite => {
@@ -118,6 +121,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
     settings.spam_threshold = None;
     settings.ham_threshold = None;
     settings.model_path = None;
+    settings.admin_token = Some(ADMIN_TOKEN.into());
     settings
 }
 
@@ -219,6 +223,43 @@ impl TestApp {
         collect(res).await
     }
 
+    /// An admin request with `token` (None: no Authorization header).
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let res = match body {
+            Some(body) => req.send_json(body).await,
+            None => req.send().await,
+        };
+        collect(res.unwrap()).await
+    }
+
+    /// An admin request with the bootstrap token.
+    pub async fn as_admin(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.admin(method, path, body, Some(ADMIN_TOKEN)).await
+    }
+
+    /// Sets a comment's status through the admin API and checks it worked.
+    pub async fn moderate(&self, id: i64, status: &str) {
+        let reply = self
+            .as_admin(
+                "PATCH",
+                &format!("/api/v1/admin/comments/{id}"),
+                Some(&serde_json::json!({"status": status})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+
     /// Submits a valid comment with `overrides` applied to the default fields.
     pub async fn submit(&self, overrides: Value) -> Reply {
         let mut body = valid_comment();
@@ -251,15 +292,6 @@ impl TestApp {
             .select(comments::status)
             .first(&mut self.conn())
             .unwrap()
-    }
-
-    /// Sets a comment's status directly (until the admin API exists).
-    pub fn set_status(&self, id: i64, status: &str) {
-        use replyguard::storage::schema::comments;
-        diesel::update(comments::table.filter(comments::id.eq(id)))
-            .set(comments::status.eq(status))
-            .execute(&mut self.conn())
-            .unwrap();
     }
 }
 

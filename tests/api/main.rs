@@ -5,6 +5,8 @@
 
 mod helpers;
 
+mod admin;
+
 mod comments;
 mod errors;
 mod health;

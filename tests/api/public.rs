@@ -20,7 +20,7 @@ async fn approved(app: &TestApp, post: &str, content: &str) -> i64 {
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let id = reply.json()["id"].as_i64().unwrap();
-    app.set_status(id, "approved");
+    app.moderate(id, "approved").await;
     id
 }
 

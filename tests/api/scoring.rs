@@ -43,7 +43,7 @@ async fn filled_honeypot_is_stored_as_spam_but_reported_pending(backend: Backend
 async fn known_author_is_approved_under_the_default_policy(backend: Backend) {
     let app = spawn_app(backend).await;
     let first = app.submit(json!({})).await.json()["id"].as_i64().unwrap();
-    app.set_status(first, "approved");
+    app.moderate(first, "approved").await;
 
     let again = app
         .submit(json!({"content": "Coming back to say the sequel post was great too."}))

@@ -149,3 +149,83 @@ fn a_damaged_model_is_refused_with_a_clear_message() {
     assert!(!classify.status.success());
     assert!(String::from_utf8_lossy(&classify.stderr).contains("not a replyguard model"));
 }
+
+fn replyguard_on(db: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_replyguard"))
+        .args(args)
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tokens_are_shown_once_stored_hashed_and_revocable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rg.db");
+
+    let created = replyguard_on(&db, &["token", "create", "alice"]);
+    let duplicate = replyguard_on(&db, &["token", "create", "alice"]);
+    let listed = replyguard_on(&db, &["token", "list"]);
+    let revoked = replyguard_on(&db, &["token", "revoke", "alice"]);
+    let revoked_again = replyguard_on(&db, &["token", "revoke", "alice"]);
+
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(token.starts_with("rg_"), "{token}");
+    assert!(!duplicate.status.success());
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("alice") && !listing.contains(&token),
+        "{listing}"
+    );
+    assert!(revoked.status.success());
+    assert!(!revoked_again.status.success());
+    let raw = std::fs::read(&db).unwrap();
+    let needle = token.as_bytes();
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "the token itself is stored"
+    );
+}
+
+#[test]
+fn import_stores_examples_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rg.db");
+    let data = dir.path().join("labelled.jsonl");
+    std::fs::write(
+        &data,
+        "{\"content\": \"cheap pills\", \"label\": \"spam\"}\n{\"text\": \"nice post\", \"label\": \"ham\"}\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"content\": \"ok\", \"label\": \"ham\"}\n{\"content\": \"x\"}\n",
+    )
+    .unwrap();
+
+    let first = replyguard_on(&db, &["import", data.to_str().unwrap()]);
+    let second = replyguard_on(&db, &["import", data.to_str().unwrap()]);
+    let rejected = replyguard_on(&db, &["import", bad.to_str().unwrap()]);
+
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        "imported 2, skipped 0 duplicate(s)"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout).trim(),
+        "imported 0, skipped 2 duplicate(s)"
+    );
+    assert!(!rejected.status.success());
+    assert!(
+        String::from_utf8_lossy(&rejected.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&rejected.stderr)
+    );
+}

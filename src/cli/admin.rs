@@ -1,0 +1,103 @@
+//! `token` and `import`: operator tools that talk to the database directly.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::{SubsecRound, Utc};
+
+use crate::auth;
+use crate::config::Settings;
+use crate::routes::admin::training::parse_examples;
+use crate::storage::{self, Database, DbConn, StorageError, tokens, training};
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        /// A name for the moderator or tool; recorded with every decision.
+        name: String,
+    },
+    /// List tokens (names and dates, never the tokens).
+    List,
+    /// Revoke a token: requests with it get 403 from then on.
+    Revoke { name: String },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// JSONL (or JSON array) of `{"content"|"text", "label": "spam"|"ham", …}`.
+    pub file: PathBuf,
+}
+
+fn with_connection<T>(
+    settings: &Settings,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
+) -> anyhow::Result<T> {
+    storage::run_migrations(&settings.database_url)
+        .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
+    let db = Database::new(settings.database_url.clone(), &settings.pool_options());
+    Ok(db.run_blocking(f)?)
+}
+
+pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> {
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    match command {
+        TokenCommand::Create { name } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+                bail!("a token name must be 1 to 100 printable characters");
+            }
+            let token = auth::generate_token().context("no randomness available")?;
+            let hash = auth::hash_token(&token);
+            let created =
+                with_connection(settings, |conn| tokens::insert(conn, &name, &hash, now))?;
+            if !created {
+                bail!("a token named `{name}` already exists");
+            }
+            println!("{token}");
+            eprintln!("token `{name}` created; it is shown only this once");
+        }
+        TokenCommand::List => {
+            let all = with_connection(settings, tokens::list)?;
+            println!("{:<30} {:<25} revoked", "name", "created");
+            for t in all {
+                let revoked = t
+                    .revoked_at
+                    .map_or_else(|| "-".to_owned(), |at| at.and_utc().to_rfc3339());
+                println!(
+                    "{:<30} {:<25} {revoked}",
+                    t.name,
+                    t.created_at.and_utc().to_rfc3339()
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            let target = name.clone();
+            if !with_connection(settings, move |conn| tokens::revoke(conn, &target, now))? {
+                bail!("no active token is named `{name}`");
+            }
+            println!("revoked `{name}`");
+        }
+    }
+    Ok(())
+}
+
+pub fn import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<()> {
+    let body = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let examples = parse_examples(&body).map_err(|err| {
+        let mut message = err.to_string();
+        if let Some(fields) = err.fields() {
+            for (row, problems) in fields.fields() {
+                message.push_str(&format!("\n  {row}: {}", problems.join(" ")));
+            }
+        }
+        anyhow::anyhow!("{}: {message}", args.file.display())
+    })?;
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let (imported, duplicates) = with_connection(settings, move |conn| {
+        training::import(conn, &examples, training::SOURCE_IMPORT, now)
+    })?;
+    println!("imported {imported}, skipped {duplicates} duplicate(s)");
+    Ok(())
+}

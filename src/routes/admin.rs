@@ -1,0 +1,328 @@
+//! `/api/v1/admin/…`: the moderation queue, decisions with their audit trail,
+//! erasure and statistics. Every handler takes an [`Admin`], so every request
+//! is authenticated; the token's name is recorded as the actor of decisions.
+
+pub mod training;
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use chrono::{SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::comments::rfc3339;
+use super::cursor;
+use crate::auth::Admin;
+use crate::domain::{CommentId, Status, ValidationErrors};
+use crate::error::ApiError;
+use crate::storage::moderation::{self, QueueFilter, Transition};
+use crate::storage::records::{CommentEventRecord, CommentRecord};
+
+/// Page size of the queue when `limit` is absent.
+const DEFAULT_LIMIT: i64 = 50;
+/// Largest queue page.
+const MAX_LIMIT: i64 = 200;
+/// Most ids in one bulk request.
+pub const MAX_BULK_IDS: usize = 500;
+
+/// A comment as moderators see it: everything stored.
+#[derive(Debug, Serialize)]
+pub struct CommentResponse {
+    id: i64,
+    post_id: String,
+    parent_id: Option<i64>,
+    status: String,
+    author_name: String,
+    author_email: String,
+    author_url: Option<String>,
+    content: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    referrer: Option<String>,
+    spam_score: Option<f64>,
+    model_version: Option<String>,
+    reasons: Vec<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<CommentRecord> for CommentResponse {
+    fn from(r: CommentRecord) -> Self {
+        Self {
+            reasons: serde_json::from_str(&r.reasons).unwrap_or_default(),
+            id: r.id,
+            post_id: r.post_id,
+            parent_id: r.parent_id,
+            status: r.status,
+            author_name: r.author_name,
+            author_email: r.author_email,
+            author_url: r.author_url,
+            content: r.content,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            referrer: r.referrer,
+            spam_score: r.spam_score,
+            model_version: r.model_version,
+            created_at: rfc3339(r.created_at.and_utc()),
+            updated_at: rfc3339(r.updated_at.and_utc()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct EventResponse {
+    actor: String,
+    from: String,
+    to: String,
+    at: String,
+}
+
+impl From<CommentEventRecord> for EventResponse {
+    fn from(e: CommentEventRecord) -> Self {
+        Self {
+            actor: e.actor,
+            from: e.from_status,
+            to: e.to_status,
+            at: rfc3339(e.at.and_utc()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueueQuery {
+    status: Option<String>,
+    post_id: Option<String>,
+    q: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    order: Option<String>,
+}
+
+/// Reads a JSON body after authentication has run (an extractor would reject a
+/// bad body before the token was checked, telling strangers about the API).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::MalformedRequest(format!("The JSON body could not be read: {err}."))
+    })
+}
+
+fn parse_status(field: &'static str, raw: &str) -> Result<Status, ApiError> {
+    raw.trim().parse::<Status>().map_err(|_| {
+        ValidationErrors::single(field, "Must be one of pending, approved, spam, trash.").into()
+    })
+}
+
+/// The queue, newest first unless `order=asc`, keyset-paginated.
+pub async fn list_comments(
+    _admin: Admin,
+    query: web::Query<QueueQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let oldest_first = match query.order.as_deref().map(str::trim) {
+        None | Some("" | "desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(ValidationErrors::single("order", "Must be asc or desc.").into()),
+    };
+    let limit = cursor::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let filter = QueueFilter {
+        status: query
+            .status
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_status("status", s))
+            .transpose()?,
+        post_id: query.post_id.filter(|p| !p.trim().is_empty()),
+        query: query
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
+        oldest_first,
+        after: query.cursor.as_deref().map(cursor::decode).transpose()?,
+        limit: limit + 1,
+    };
+    let mut rows = state
+        .db
+        .run(move |conn| moderation::list_queue(conn, &filter))
+        .await?;
+    let next_cursor = cursor::next_page(&mut rows, limit, |r| (r.created_at, r.id));
+    let comments: Vec<CommentResponse> = rows.into_iter().map(CommentResponse::from).collect();
+    Ok(HttpResponse::Ok().json(json!({"comments": comments, "next_cursor": next_cursor})))
+}
+
+async fn find_or_404(state: &AppState, id: CommentId) -> Result<CommentRecord, ApiError> {
+    state
+        .db
+        .run(move |conn| moderation::find(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("There is no comment {id}.")))
+}
+
+/// One comment with everything stored about it.
+pub async fn get_comment(
+    _admin: Admin,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let record = find_or_404(&state, CommentId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(CommentResponse::from(record)))
+}
+
+/// The audit trail of one comment, oldest first.
+pub async fn get_events(
+    _admin: Admin,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CommentId(path.into_inner());
+    find_or_404(&state, id).await?;
+    let events = state
+        .db
+        .run(move |conn| moderation::events(conn, id))
+        .await?;
+    let events: Vec<EventResponse> = events.into_iter().map(EventResponse::from).collect();
+    Ok(HttpResponse::Ok().json(json!({"events": events})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequest {
+    status: String,
+    if_status: Option<String>,
+}
+
+/// Sets a comment's status, optionally only if it still has `if_status`.
+pub async fn patch_comment(
+    admin: Admin,
+    path: web::Path<i64>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CommentId(path.into_inner());
+    let body: PatchRequest = parse_json(&body)?;
+    let to = parse_status("status", &body.status)?;
+    let if_status = body
+        .if_status
+        .as_deref()
+        .map(|s| parse_status("if_status", s))
+        .transpose()?;
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let outcome = state
+        .db
+        .run(move |conn| moderation::transition(conn, id, to, if_status, &admin.actor, now))
+        .await?;
+    match outcome {
+        Transition::Updated(record) | Transition::Unchanged(record) => {
+            tracing::info!(comment_id = id.0, status = to.as_str(), "moderated");
+            Ok(HttpResponse::Ok().json(CommentResponse::from(record)))
+        }
+        Transition::Conflict(current) => Err(ApiError::StatusConflict {
+            current: current.status,
+            expected: if_status.map_or_else(String::new, |s| s.as_str().to_owned()),
+        }),
+        Transition::Missing => Err(ApiError::NotFound(format!("There is no comment {id}."))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    ids: Vec<i64>,
+    status: String,
+    if_status: Option<String>,
+}
+
+/// Applies one status to many comments, each in its own transaction.
+pub async fn bulk_update(
+    admin: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: BulkRequest = parse_json(&body)?;
+    let to = parse_status("status", &body.status)?;
+    let if_status = body
+        .if_status
+        .as_deref()
+        .map(|s| parse_status("if_status", s))
+        .transpose()?;
+    if body.ids.is_empty() || body.ids.len() > MAX_BULK_IDS {
+        return Err(ValidationErrors::single(
+            "ids",
+            format!("Send between 1 and {MAX_BULK_IDS} comment ids."),
+        )
+        .into());
+    }
+    let ids = body.ids;
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let actor = admin.actor;
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let mut result: BTreeMap<&'static str, Vec<i64>> = [
+                ("updated", vec![]),
+                ("conflicts", vec![]),
+                ("missing", vec![]),
+            ]
+            .into();
+            for id in ids {
+                let key = match moderation::transition(
+                    conn,
+                    CommentId(id),
+                    to,
+                    if_status,
+                    &actor,
+                    now,
+                )? {
+                    Transition::Updated(_) | Transition::Unchanged(_) => "updated",
+                    Transition::Conflict(_) => "conflicts",
+                    Transition::Missing => "missing",
+                };
+                result.entry(key).or_default().push(id);
+            }
+            Ok(result)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// Erases a comment, its label and its audit trail (privacy requests).
+pub async fn delete_comment(
+    _admin: Admin,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CommentId(path.into_inner());
+    if state
+        .db
+        .run(move |conn| moderation::erase(conn, id))
+        .await?
+    {
+        tracing::info!(comment_id = id.0, "comment erased");
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("There is no comment {id}.")))
+    }
+}
+
+/// Counts per status, the age of the oldest pending comment and the model.
+pub async fn stats(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let moderation::QueueStats {
+        counts,
+        oldest_pending: oldest,
+    } = state.db.run(moderation::queue_stats).await?;
+    let mut by_status: BTreeMap<&str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for (status, n) in &counts {
+        if let Some(slot) = by_status.get_mut(status.as_str()) {
+            *slot = *n;
+        }
+    }
+    let age = oldest.map(|at| (Utc::now().naive_utc() - at).num_seconds().max(0));
+    let model = state.models.load();
+    Ok(HttpResponse::Ok().json(json!({
+        "counts": by_status,
+        "oldest_pending_age_seconds": age,
+        "model": {"version": model.version(), "metrics": model.metrics()},
+    })))
+}

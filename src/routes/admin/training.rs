@@ -1,0 +1,157 @@
+//! `POST /api/v1/admin/training-examples` (JSON array or NDJSON, all or nothing)
+//! and `GET /api/v1/admin/training-examples/stats`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use chrono::{SubsecRound, Utc};
+use serde_json::json;
+
+use crate::auth::Admin;
+use crate::domain::ValidationErrors;
+use crate::domain::training::{ExampleRow, LabelledExample};
+use crate::error::ApiError;
+use crate::routes::AppState;
+use crate::storage::training::{self, SOURCE_AKISMET, SOURCE_IMPORT, SOURCE_MODERATION};
+
+/// Largest import body (SPEC §3).
+pub const IMPORT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+/// Most rows in one import.
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+
+/// Parses a JSON array or NDJSON body into valid examples. Every bad row is
+/// named (`rows[i]` for an array index, `line n` for NDJSON); any bad row fails
+/// the whole import.
+///
+/// # Errors
+/// 400 for a body that is neither; 422 for invalid rows or too many.
+pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::MalformedRequest("The body is not UTF-8 text.".into()))?;
+    let mut raw: Vec<(String, Result<ExampleRow, String>)> = Vec::new();
+    if text.trim_start().starts_with('[') {
+        let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| {
+            ApiError::MalformedRequest(format!("The body is not a valid JSON array: {err}."))
+        })?;
+        for (i, value) in values.into_iter().enumerate() {
+            raw.push((
+                format!("rows[{i}]"),
+                serde_json::from_value(value).map_err(|e| e.to_string()),
+            ));
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            raw.push((
+                format!("line {}", i + 1),
+                serde_json::from_str(line).map_err(|e| e.to_string()),
+            ));
+        }
+    }
+    if raw.is_empty() {
+        return Err(ValidationErrors::single("rows", "Send at least one example.").into());
+    }
+    if raw.len() > MAX_IMPORT_ROWS {
+        return Err(ValidationErrors::single(
+            "rows",
+            format!("Send at most {MAX_IMPORT_ROWS} examples per request."),
+        )
+        .into());
+    }
+    let mut errors = ValidationErrors::default();
+    let mut examples = Vec::with_capacity(raw.len());
+    for (position, row) in raw {
+        match row.map_err(|e| vec![e]).and_then(LabelledExample::try_from) {
+            Ok(example) => examples.push(example),
+            Err(problems) => {
+                for problem in problems {
+                    errors.add(position.clone(), problem);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(examples)
+    } else {
+        Err(errors.into())
+    }
+}
+
+/// Imports labelled examples.
+pub async fn import_examples(
+    _admin: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let examples = parse_examples(&body)?;
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let (imported, duplicates) = state
+        .db
+        .run(move |conn| training::import(conn, &examples, SOURCE_IMPORT, now))
+        .await?;
+    tracing::info!(imported, duplicates, "training examples imported");
+    Ok(HttpResponse::Ok().json(json!({"imported": imported, "duplicates": duplicates})))
+}
+
+/// Counts of stored examples.
+pub async fn example_stats(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let training::ExampleStats {
+        by_label,
+        by_source,
+    } = state.db.run(training::stats).await?;
+    let mut labels: BTreeMap<&str, i64> = [("spam", 0), ("ham", 0)].into();
+    for (label, n) in &by_label {
+        if let Some(slot) = labels.get_mut(label.as_str()) {
+            *slot = *n;
+        }
+    }
+    let mut sources: BTreeMap<&str, i64> = [
+        (SOURCE_MODERATION, 0),
+        (SOURCE_IMPORT, 0),
+        (SOURCE_AKISMET, 0),
+    ]
+    .into();
+    for (source, n) in &by_source {
+        if let Some(slot) = sources.get_mut(source.as_str()) {
+            *slot = *n;
+        }
+    }
+    let total: i64 = labels.values().sum();
+    Ok(HttpResponse::Ok().json(json!({"total": total, "by_label": labels, "by_source": sources})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_and_ndjson_are_both_read() {
+        let array = br#"[{"content": "buy", "label": "spam"}, {"text": "hi", "label": "ham"}]"#;
+        assert_eq!(parse_examples(array).unwrap().len(), 2);
+        let ndjson = b"{\"content\": \"buy\", \"label\": \"spam\"}\n\n{\"content\": \"hi\", \"label\": \"ham\"}\n";
+        assert_eq!(parse_examples(ndjson).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_index_or_line() {
+        let array = br#"[{"content": "ok", "label": "spam"}, {"content": "x", "label": "maybe"}]"#;
+        let err = parse_examples(array).unwrap_err();
+        assert!(
+            err.fields()
+                .is_some_and(|f| f.fields().contains_key("rows[1]")),
+            "{err:?}"
+        );
+        let ndjson = b"{\"content\": \"ok\", \"label\": \"ham\"}\nnot json\n";
+        let err = parse_examples(ndjson).unwrap_err();
+        assert!(
+            err.fields()
+                .is_some_and(|f| f.fields().contains_key("line 2")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Labelled training examples: labels from moderation decisions (one per
+//! comment, the latest decision wins) and imported ones.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::records::{CommentRecord, NewTrainingExampleRecord};
+use super::schema::training_examples;
+use super::{DbConn, StorageError};
+use crate::domain::CommentId;
+use crate::domain::training::LabelledExample;
+
+/// Where an example came from.
+pub const SOURCE_MODERATION: &str = "moderation";
+pub const SOURCE_IMPORT: &str = "import";
+pub const SOURCE_AKISMET: &str = "akismet";
+
+fn label_name(is_spam: bool) -> &'static str {
+    if is_spam { "spam" } else { "ham" }
+}
+
+/// SHA-256 of label and text: two examples with the same text and label are the same.
+pub fn content_hash(is_spam: bool, content: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(label_name(is_spam).as_bytes());
+    hasher.update([0]);
+    hasher.update(content.as_bytes());
+    format!("{:x}", hasher.finalize())
+}
+
+/// Labels a comment (replacing any label it had), copying the fields the model uses.
+///
+/// # Errors
+/// Any database failure.
+pub fn label_comment(
+    conn: &mut DbConn,
+    comment: &CommentRecord,
+    is_spam: bool,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    unlabel_comment(conn, CommentId(comment.id))?;
+    diesel::insert_into(training_examples::table)
+        .values(NewTrainingExampleRecord {
+            comment_id: Some(comment.id),
+            source: SOURCE_MODERATION.to_owned(),
+            label: label_name(is_spam).to_owned(),
+            content: comment.content.clone(),
+            author_name: Some(comment.author_name.clone()),
+            author_email: Some(comment.author_email.clone()),
+            author_url: comment.author_url.clone(),
+            content_hash: content_hash(is_spam, &comment.content),
+            created_at: now,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a comment's label, if any.
+///
+/// # Errors
+/// Any database failure.
+pub fn unlabel_comment(conn: &mut DbConn, id: CommentId) -> Result<(), StorageError> {
+    diesel::delete(training_examples::table.filter(training_examples::comment_id.eq(id.0)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores examples in one transaction, skipping any whose text and label are
+/// already stored (or repeat within `rows`). Returns (imported, duplicates).
+///
+/// # Errors
+/// Any database failure; then nothing is stored.
+pub fn import(
+    conn: &mut DbConn,
+    rows: &[LabelledExample],
+    source: &str,
+    now: NaiveDateTime,
+) -> Result<(usize, usize), StorageError> {
+    conn.transaction(|conn| {
+        let hashes: Vec<String> = rows
+            .iter()
+            .map(|r| content_hash(r.is_spam, &r.content))
+            .collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        for chunk in hashes.chunks(500) {
+            let existing: Vec<String> = training_examples::table
+                .filter(training_examples::content_hash.eq_any(chunk))
+                .select(training_examples::content_hash)
+                .load(conn)?;
+            seen.extend(existing);
+        }
+        let mut imported = 0;
+        for (row, hash) in rows.iter().zip(hashes) {
+            if !seen.insert(hash.clone()) {
+                continue;
+            }
+            diesel::insert_into(training_examples::table)
+                .values(NewTrainingExampleRecord {
+                    comment_id: None,
+                    source: source.to_owned(),
+                    label: label_name(row.is_spam).to_owned(),
+                    content: row.content.clone(),
+                    author_name: row.author_name.clone(),
+                    author_email: row.author_email.clone(),
+                    author_url: row.author_url.clone(),
+                    content_hash: hash,
+                    created_at: now,
+                })
+                .execute(conn)?;
+            imported += 1;
+        }
+        Ok((imported, rows.len() - imported))
+    })
+}
+
+/// Stored examples by label and by source.
+#[derive(Debug, Clone)]
+pub struct ExampleStats {
+    pub by_label: Vec<(String, i64)>,
+    pub by_source: Vec<(String, i64)>,
+}
+
+/// # Errors
+/// Any database failure.
+pub fn stats(conn: &mut DbConn) -> Result<ExampleStats, StorageError> {
+    let by_label = training_examples::table
+        .group_by(training_examples::label)
+        .select((training_examples::label, count_star()))
+        .load::<(String, i64)>(conn)?;
+    let by_source = training_examples::table
+        .group_by(training_examples::source)
+        .select((training_examples::source, count_star()))
+        .load::<(String, i64)>(conn)?;
+    Ok(ExampleStats {
+        by_label,
+        by_source,
+    })
+}
+
+/// The label stored for a comment, if any (`"spam"` or `"ham"`).
+///
+/// # Errors
+/// Any database failure.
+pub fn label_of(conn: &mut DbConn, id: CommentId) -> Result<Option<String>, StorageError> {
+    Ok(training_examples::table
+        .filter(training_examples::comment_id.eq(id.0))
+        .select(training_examples::label)
+        .first(conn)
+        .optional()?)
+}
