@@ -79,13 +79,14 @@ pub fn list_approved_for_post(
         .limit(limit)
         .into_boxed();
     if let Some(after) = cursor {
-        query = query.filter(
-            comments::created_at
-                .gt(after.created_at)
-                .or(comments::created_at
-                    .eq(after.created_at)
-                    .and(comments::id.gt(after.id))),
-        );
+        // `(created_at, id) > (c, i)`, with a first term that bounds the index scan.
+        query = query
+            .filter(comments::created_at.ge(after.created_at))
+            .filter(
+                comments::created_at
+                    .gt(after.created_at)
+                    .or(comments::id.gt(after.id)),
+            );
     }
     Ok(query.load(conn)?)
 }
