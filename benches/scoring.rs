@@ -27,5 +27,29 @@ fn scoring(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, scoring);
+/// Keyword lists of 10,000 entries each, matched against a comment's six fields.
+fn keywords(c: &mut Criterion) {
+    use replyguard::domain::keywords::KeywordMatcher;
+    let list = |prefix: &str| {
+        (0..10_000)
+            .map(|i| format!("{prefix}{i:05}word"))
+            .collect::<Vec<_>>()
+    };
+    let Ok(matcher) = KeywordMatcher::new(list("hold"), list("ban"), 1) else {
+        return;
+    };
+    let fields = [
+        "Ada Lovelace",
+        "ada@example.com",
+        "https://ada.example/",
+        TYPICAL,
+        "203.0.113.9",
+        "Mozilla/5.0 (X11; Linux x86_64)",
+    ];
+    c.bench_function("keywords_10000_entries_per_list", |b| {
+        b.iter(|| matcher.check(std::hint::black_box(&fields)))
+    });
+}
+
+criterion_group!(benches, scoring, keywords);
 criterion_main!(benches);

@@ -78,6 +78,41 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_HAM_THRESHOLD", value_parser = parse_probability)]
     pub ham_threshold: Option<f64>,
 
+    /// Minimum seconds between two stored comments from the same client IP or
+    /// email (0 disables flood control).
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_FLOOD_SECONDS",
+        default_value_t = 15
+    )]
+    pub flood_seconds: u64,
+
+    /// Requests per minute one client IP may make to the public endpoints
+    /// (0 disables rate limiting; admin endpoints are never limited).
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub rate_limit_per_minute: u64,
+
+    /// Requests a client IP may make in a burst before the per-minute rate applies.
+    #[arg(long, global = true, env = "REPLYGUARD_RATE_LIMIT_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+
+    /// File of moderation keywords (one per line) that seeds the shared list
+    /// the first time the service starts with it; later edits go through
+    /// `PUT /api/v1/admin/settings/keywords`.
+    #[arg(long, global = true, env = "REPLYGUARD_MODERATION_KEYS_FILE")]
+    pub moderation_keys_file: Option<PathBuf>,
+
+    /// File of disallowed keywords (one per line), seeding like the moderation keys.
+    #[arg(long, global = true, env = "REPLYGUARD_DISALLOWED_KEYS_FILE")]
+    pub disallowed_keys_file: Option<PathBuf>,
+
     /// Most links a comment may hold before it is held for a moderator.
     #[arg(long, global = true, env = "REPLYGUARD_MAX_LINKS", default_value_t = 2)]
     pub max_links: usize,

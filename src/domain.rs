@@ -4,6 +4,7 @@
 
 pub mod comment;
 pub mod ids;
+pub mod keywords;
 pub mod moderation;
 pub mod training;
 

@@ -35,8 +35,8 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 pub enum ApiError {
     #[error("{0}")]
     MalformedRequest(String),
-    #[error("The request body is larger than the {limit} bytes allowed.")]
-    PayloadTooLarge { limit: usize },
+    #[error("The request body is too large: at most 1 MiB (32 MiB for training-data imports).")]
+    PayloadTooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("Some fields are missing or invalid.")]
@@ -53,6 +53,8 @@ pub enum ApiError {
     StatusConflict { current: String, expected: String },
     #[error("Duplicate comment detected; it looks as though you've already said that!")]
     DuplicateComment,
+    #[error("You are posting comments too quickly. Slow down.")]
+    TooManyRequests { retry_after: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     Unavailable(#[source] StorageError),
     #[error("An internal error occurred.")]
@@ -64,7 +66,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedRequest(_) => "malformed_request",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::NotFound(_) => "not_found",
@@ -73,6 +75,7 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::StatusConflict { .. } => "status_conflict",
             Self::DuplicateComment => "duplicate_comment",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -92,9 +95,7 @@ impl ApiError {
         match status {
             StatusCode::NOT_FOUND => Self::NotFound("There is nothing at this address.".into()),
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
-            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge {
-                limit: crate::routes::BODY_LIMIT_BYTES,
-            },
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 Self::UnsupportedMediaType("This content type is not supported here.".into())
             }
@@ -140,7 +141,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedRequest(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -149,6 +150,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::StatusConflict { .. } => StatusCode::CONFLICT,
             Self::DuplicateComment => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -173,6 +175,9 @@ impl ResponseError for ApiError {
             }
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, (*retry_after).max(1)));
             }
             _ => {}
         }
@@ -239,11 +244,7 @@ mod tests {
                 400,
                 "malformed_request",
             ),
-            (
-                ApiError::PayloadTooLarge { limit: 1 },
-                413,
-                "payload_too_large",
-            ),
+            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
             (
                 ApiError::UnsupportedMediaType("x".into()),
                 415,
@@ -267,6 +268,11 @@ mod tests {
                 "status_conflict",
             ),
             (ApiError::DuplicateComment, 409, "duplicate_comment"),
+            (
+                ApiError::TooManyRequests { retry_after: 3 },
+                429,
+                "too_many_requests",
+            ),
             (
                 ApiError::Unavailable(StorageError::Unavailable("down".into())),
                 503,

@@ -6,6 +6,7 @@ pub mod comments;
 pub mod cursor;
 pub mod form;
 pub mod health;
+pub mod limits;
 pub mod public;
 pub mod render;
 
@@ -16,6 +17,7 @@ use arc_swap::ArcSwap;
 
 use crate::classifier::SpamModel;
 use crate::config::Settings;
+use crate::domain::keywords::KeywordMatcher;
 use crate::error::ApiError;
 use crate::storage::Database;
 
@@ -25,14 +27,18 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// State shared by every worker.
 pub struct AppState {
     pub db: Database,
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     /// The active model. A request loads one snapshot and finishes on it, so a
     /// swap never affects a request in flight.
     pub models: Arc<ArcSwap<SpamModel>>,
+    /// The keyword lists, rebuilt when their version in the database changes.
+    pub keywords: Arc<ArcSwap<KeywordMatcher>>,
 }
 
-/// Registers every route, with extractor errors turned into the JSON envelope.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route, with extractor errors turned into the JSON envelope
+/// and the public endpoints behind the per-IP rate limit.
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
+    let limited = || actix_governor::Governor::new(limit);
     cfg.app_data(web::PayloadConfig::new(BODY_LIMIT_BYTES))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             ApiError::NotFound(format!("There is nothing at this address: {err}.")).into()
@@ -45,12 +51,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .limit(BODY_LIMIT_BYTES)
                 .error_handler(|err, _| json_error(&err).into()),
         )
-        .service(web::resource("/healthz").get(health::healthz))
-        .service(web::resource("/readyz").get(health::readyz))
-        .service(web::resource("/api/v1/comments").post(comments::submit_comment))
-        .service(web::resource("/api/v1/posts/{post_id}/comments").get(public::list_comments))
         .service(
-            web::resource("/api/v1/posts/{post_id}/comments/count").get(public::count_comments),
+            web::resource("/healthz")
+                .get(health::healthz)
+                .route(web::head().to(health::healthz)),
+        )
+        .service(
+            web::resource("/readyz")
+                .get(health::readyz)
+                .route(web::head().to(health::readyz)),
+        )
+        .service(
+            web::resource("/api/v1/comments")
+                .wrap(limited())
+                .post(comments::submit_comment),
+        )
+        .service(
+            web::resource("/api/v1/posts/{post_id}/comments")
+                .wrap(limited())
+                .get(public::list_comments),
+        )
+        .service(
+            web::resource("/api/v1/posts/{post_id}/comments/count")
+                .wrap(limited())
+                .get(public::count_comments),
         )
         .service(
             web::scope("/api/v1/admin")
@@ -64,6 +88,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/comments/{id}/events").get(admin::get_events))
                 .service(web::resource("/stats").get(admin::stats))
+                .service(
+                    web::resource("/settings/keywords")
+                        .get(admin::keywords::get_keywords)
+                        .put(admin::keywords::put_keywords),
+                )
                 .service(
                     web::resource("/training-examples")
                         .app_data(web::PayloadConfig::new(admin::training::IMPORT_LIMIT_BYTES))
@@ -79,9 +108,7 @@ fn json_error(err: &actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError;
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge {
-                limit: BODY_LIMIT_BYTES,
-            }
+            ApiError::PayloadTooLarge
         }
         JsonPayloadError::ContentType => {
             ApiError::UnsupportedMediaType("Send the body as application/json.".into())

@@ -15,7 +15,8 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
-use crate::routes::{self, AppState};
+use crate::routes::admin::keywords;
+use crate::routes::{self, AppState, limits};
 use crate::storage::{self, Database};
 use crate::telemetry::RequestSpan;
 
@@ -52,6 +53,17 @@ impl Application {
         };
         tracing::info!(model_version = model.version(), "model loaded");
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
+        let matcher = {
+            let (db, settings) = (db.clone(), settings.clone());
+            tokio::task::spawn_blocking(move || keywords::load_at_startup(&db, &settings))
+                .await
+                .context("keyword task failed")??
+        };
+        let keywords = Arc::new(ArcSwap::from_pointee(matcher));
+        keywords::spawn_refresh(db.clone(), keywords.clone());
+        let settings = Arc::new(settings);
+        let limit =
+            limits::rate_limit(settings.clone()).context("the rate limit settings are invalid")?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -60,6 +72,7 @@ impl Application {
             db,
             settings,
             models: Arc::new(ArcSwap::from_pointee(model)),
+            keywords,
         });
         let server = HttpServer::new(move || {
             let origins = state.settings.allowed_origins.clone();
@@ -76,9 +89,10 @@ impl Application {
                 .max_age(3600);
             App::new()
                 .app_data(state.clone())
-                .configure(routes::configure)
-                .wrap(json_error_handlers())
+                .configure(|cfg| routes::configure(cfg, &limit))
+                // CORS refusals (preflights from other origins) leave as JSON too.
                 .wrap(cors)
+                .wrap(json_error_handlers())
                 .wrap_fn(|req, srv| {
                     let id = req.extensions().get::<RequestId>().copied();
                     let fut = srv.call(req);

@@ -9,6 +9,7 @@ pub mod comments;
 pub mod moderation;
 pub mod records;
 pub mod schema;
+pub mod settings;
 pub mod tokens;
 pub mod training;
 

@@ -265,7 +265,7 @@ impl AuthorName {
     }
 }
 
-/// The commenter's email address. Never shown publicly.
+/// The commenter's email address, lower-cased. Never shown publicly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorEmail(String);
 
@@ -280,7 +280,9 @@ impl AuthorEmail {
         if has_control(value) || !value.validate_email() {
             return Err("Please enter a valid email address.".to_owned());
         }
-        Ok(Self(value.to_owned()))
+        // Stored lower-cased: `Ada@Example.com` and `ada@example.com` are one
+        // author for known-author, duplicate and flood checks.
+        Ok(Self(value.to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -374,6 +376,14 @@ impl CommentBody {
     /// # Errors
     /// A message when the text is missing, shows nothing, is too long or holds
     /// control characters other than line breaks and tabs.
+    /// SHA-256 (hex) of the text case-folded with whitespace runs collapsed, so
+    /// trivial variations of the same comment compare equal.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let normalized: Vec<String> = self.0.split_whitespace().map(str::to_lowercase).collect();
+        format!("{:x}", Sha256::digest(normalized.join(" ").as_bytes()))
+    }
+
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
         let value = visible(raw).ok_or("Please type your comment text.")?;
         if value.len() > MAX_CONTENT_BYTES {
@@ -473,6 +483,14 @@ mod tests {
     }
 
     #[test]
+    fn email_is_lower_cased() {
+        assert_eq!(
+            AuthorEmail::parse(Some("Ada@Example.COM")).map(|e| e.0),
+            Ok("ada@example.com".to_owned())
+        );
+    }
+
+    #[test]
     fn author_url_rules() {
         type Case<'a> = (&'a str, Option<&'a str>, Result<Option<&'a str>, ()>);
         let cases: [Case<'_>; 8] = [
@@ -513,6 +531,15 @@ mod tests {
         assert!(CommentBody::parse(Some("line one\nline two\r\n\tend")).is_ok());
         assert!(CommentBody::parse(Some("bad \u{0} byte")).is_err());
         assert!(CommentBody::parse(Some(" \n\u{200B}\n ")).is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_case_and_whitespace() {
+        let a = CommentBody::parse(Some("Great  post,\n THANKS")).unwrap();
+        let b = CommentBody::parse(Some("great post, thanks")).unwrap();
+        let c = CommentBody::parse(Some("great post, thanks!")).unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub struct Signals {
     pub max_links: usize,
     /// The same email already has an approved comment.
     pub known_author: bool,
+    /// A disallowed keyword found in the comment (→ spam).
+    pub disallowed_keyword: Option<String>,
+    /// A moderation keyword found in the comment (→ held).
+    pub moderation_keyword: Option<String>,
 }
 
 /// The outcome: the status to store and why.
@@ -120,6 +124,10 @@ pub fn decide(signals: &Signals, thresholds: Thresholds, policy: ModerationPolic
         reasons.push("honeypot".to_owned());
         spam = true;
     }
+    if let Some(keyword) = &signals.disallowed_keyword {
+        reasons.push(format!("keyword:{keyword}"));
+        spam = true;
+    }
     if signals.score.is_some_and(|s| s >= thresholds.spam) {
         spam = true;
     }
@@ -127,6 +135,10 @@ pub fn decide(signals: &Signals, thresholds: Thresholds, policy: ModerationPolic
         Status::Spam
     } else {
         let mut hold = false;
+        if let Some(keyword) = &signals.moderation_keyword {
+            reasons.push(format!("moderation_keyword:{keyword}"));
+            hold = true;
+        }
         if signals.links > signals.max_links {
             reasons.push(format!("links:{}>{}", signals.links, signals.max_links));
             hold = true;
@@ -192,6 +204,8 @@ mod tests {
             links: 0,
             max_links: 2,
             known_author: false,
+            disallowed_keyword: None,
+            moderation_keyword: None,
         }
     }
 
@@ -224,6 +238,14 @@ mod tests {
             links: 4,
             ..signals(Some(0.1))
         };
+        let banned = Signals {
+            disallowed_keyword: Some("casino".into()),
+            ..signals(Some(0.1))
+        };
+        let held = Signals {
+            moderation_keyword: Some("hold".into()),
+            ..signals(Some(0.1))
+        };
         let cases = [
             (
                 "high score",
@@ -241,6 +263,20 @@ mod tests {
                 "unsure",
             ),
             ("too many links", links, Auto, Status::Pending, "links:4>2"),
+            (
+                "disallowed keyword",
+                banned,
+                Auto,
+                Status::Spam,
+                "keyword:casino",
+            ),
+            (
+                "moderation keyword",
+                held,
+                Auto,
+                Status::Pending,
+                "moderation_keyword:hold",
+            ),
             ("no model", signals(None), Auto, Status::Pending, "unscored"),
             (
                 "manual",

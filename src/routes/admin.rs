@@ -2,11 +2,12 @@
 //! erasure and statistics. Every handler takes an [`Admin`], so every request
 //! is authenticated; the token's name is recorded as the actor of decisions.
 
+pub mod keywords;
 pub mod training;
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -102,10 +103,30 @@ pub struct QueueQuery {
 
 /// Reads a JSON body after authentication has run (an extractor would reject a
 /// bad body before the token was checked, telling strangers about the API).
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|err| {
-        ApiError::MalformedRequest(format!("The JSON body could not be read: {err}."))
-    })
+/// Not JSON: 415; unparsable: 400; JSON of the wrong shape: 422.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the body as application/json.".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
+        ApiError::MalformedRequest(format!("The request body is not valid JSON: {err}."))
+    })?;
+    serde_json::from_value(value)
+        .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
 }
 
 fn parse_status(field: &'static str, raw: &str) -> Result<Status, ApiError> {
@@ -197,11 +218,12 @@ pub struct PatchRequest {
 pub async fn patch_comment(
     admin: Admin,
     path: web::Path<i64>,
+    req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CommentId(path.into_inner());
-    let body: PatchRequest = parse_json(&body)?;
+    let body: PatchRequest = parse_json(&req, &body)?;
     let to = parse_status("status", &body.status)?;
     let if_status = body
         .if_status
@@ -237,10 +259,11 @@ pub struct BulkRequest {
 /// Applies one status to many comments, each in its own transaction.
 pub async fn bulk_update(
     admin: Admin,
+    req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BulkRequest = parse_json(&body)?;
+    let body: BulkRequest = parse_json(&req, &body)?;
     let to = parse_status("status", &body.status)?;
     let if_status = body
         .if_status
@@ -254,7 +277,10 @@ pub async fn bulk_update(
         )
         .into());
     }
-    let ids = body.ids;
+    // An id sent twice is decided once and reported once.
+    let mut ids = body.ids;
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let actor = admin.actor;
     let outcome = state

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::client::RequestMeta;
-use super::{AppState, form};
+use super::{AppState, BODY_LIMIT_BYTES, form};
 use crate::classifier::ScoringInput;
 use crate::domain::moderation::count_links;
 use crate::domain::{
@@ -17,6 +17,8 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::storage::records::NewCommentRecord;
+use diesel::Connection;
+
 use crate::storage::{StorageError, comments};
 
 /// Response to a JSON submission.
@@ -69,11 +71,23 @@ fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
 #[tracing::instrument(skip_all, fields(comment_id, status))]
 pub async fn submit_comment(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let meta = RequestMeta::from_request(&req, &state.settings);
-    match body_kind(&req)? {
+    let kind = body_kind(&req)?;
+    // Read here rather than by an extractor, so that a form post that is too
+    // large still gets the HTML page a browser can show.
+    let body = match read_body(payload, BODY_LIMIT_BYTES).await {
+        Ok(body) => body,
+        Err(error) => {
+            return match kind {
+                BodyKind::Json => Err(error),
+                BodyKind::Form => Ok(form::rejected(&error, None)),
+            };
+        }
+    };
+    match kind {
         BodyKind::Json => {
             let raw = raw_from_json(&body)?;
             let accepted = accept(&state, raw, meta).await?;
@@ -116,7 +130,43 @@ pub async fn submit_comment(
     }
 }
 
-/// Validates, checks, scores, decides and stores one submission.
+/// Reads a request body of at most `limit` bytes.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::MalformedRequest("The request body could not be read.".into())
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Why a valid-looking submission was refused after the database was asked.
+enum Refusal {
+    Invalid(ValidationErrors),
+    Duplicate,
+    TooSoon { retry_after: u64 },
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(errors) => errors.into(),
+            Refusal::Duplicate => ApiError::DuplicateComment,
+            Refusal::TooSoon { retry_after } => ApiError::TooManyRequests { retry_after },
+        }
+    }
+}
+
+/// Validates, checks, scores, decides and stores one submission. The checks
+/// that read the database (reply target, duplicate, flood) and the insert run
+/// in one transaction holding the submitter's lock, so that concurrent requests
+/// (on any instance sharing the database) cannot both slip through.
 async fn accept(
     state: &AppState,
     raw: RawComment,
@@ -130,67 +180,99 @@ async fn accept(
         author_email: Some(draft.author_email.as_str()),
         author_url: draft.author_url.as_ref().map(|u| u.as_str()),
     });
+    let ip = meta.ip.map(|ip| ip.to_string());
+    let keywords = state.keywords.load().check(&[
+        draft.author_name.as_str(),
+        draft.author_email.as_str(),
+        draft.author_url.as_ref().map_or("", |u| u.as_str()),
+        draft.content.as_str(),
+        ip.as_deref().unwrap_or(""),
+        meta.user_agent.as_deref().unwrap_or(""),
+    ]);
     let thresholds = state.settings.thresholds(model.thresholds());
     let policy = state.settings.moderation;
     let max_links = state.settings.max_links;
+    let flood_seconds = state.settings.flood_seconds;
     let model_version = model.version().to_owned();
     let links = count_links(draft.content.as_str());
+    let fingerprint = draft.content.fingerprint();
 
     let outcome = state
         .db
         .run(move |conn| {
-            if let Some(parent) = draft.parent_id
-                && !comments::is_approved_in_post(conn, parent, draft.post_id.as_str())?
-            {
-                return Ok(Err(ValidationErrors::single(
-                    "parent_id",
-                    "The comment you are replying to does not exist on this post or is not published.",
-                )));
-            }
-            let known_author = comments::has_approved_by_email(conn, draft.author_email.as_str())?;
-            let decision = decide(
-                &Signals {
-                    score: Some(score.spam_probability),
-                    model_reasons: score.reasons(),
-                    honeypot: draft.honeypot,
-                    links,
-                    max_links,
-                    known_author,
-                },
-                thresholds,
-                policy,
-            );
-            let now = Utc::now().trunc_subsecs(6);
-            let reasons = serde_json::to_string(&decision.reasons)
-                .map_err(|err| StorageError::Corrupt(err.to_string()))?;
-            let ip = meta.ip.map(|ip| ip.to_string());
-            let id = comments::insert(
-                conn,
-                &NewCommentRecord {
-                    post_id: draft.post_id.as_str(),
-                    parent_id: draft.parent_id.map(|p| p.0),
-                    status: decision.status.as_str(),
-                    author_name: draft.author_name.as_str(),
-                    author_email: draft.author_email.as_str(),
-                    author_url: draft.author_url.as_ref().map(|u| u.as_str()),
-                    content: draft.content.as_str(),
-                    permalink: draft.permalink.as_ref().map(|p| p.as_str()),
-                    ip: ip.as_deref(),
-                    user_agent: meta.user_agent.as_deref(),
-                    referrer: meta.referrer.as_deref(),
-                    spam_score: Some(score.spam_probability),
-                    model_version: Some(&model_version),
-                    reasons: &reasons,
-                    created_at: now.naive_utc(),
-                    updated_at: now.naive_utc(),
-                },
-            )?;
-            Ok(Ok(Accepted {
-                id,
-                post_id: draft.post_id.as_str().to_owned(),
-                status: decision.status,
-                created_at: now,
-            }))
+            conn.transaction(|conn| {
+                let email = draft.author_email.as_str();
+                comments::lock_submitter(conn, ip.as_deref(), email)?;
+                if let Some(parent) = draft.parent_id
+                    && !comments::is_approved_in_post(conn, parent, draft.post_id.as_str())?
+                {
+                    return Ok(Err(Refusal::Invalid(ValidationErrors::single(
+                        "parent_id",
+                        "The comment you are replying to does not exist on this post or is not published.",
+                    ))));
+                }
+                let parent_id = draft.parent_id.map(|p| p.0);
+                let post_id = draft.post_id.as_str();
+                if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprint)?.is_some() {
+                    return Ok(Err(Refusal::Duplicate));
+                }
+                let now = Utc::now().trunc_subsecs(6);
+                if flood_seconds > 0
+                    && let Some(latest) = comments::latest_from(conn, ip.as_deref(), email)?
+                {
+                    let waited = (now.naive_utc() - latest).num_milliseconds();
+                    let needed = i64::try_from(flood_seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+                    if waited < needed {
+                        let retry_after = u64::try_from((needed - waited + 999) / 1000).unwrap_or(1);
+                        return Ok(Err(Refusal::TooSoon { retry_after }));
+                    }
+                }
+                let known_author = comments::has_approved_by_email(conn, email)?;
+                let decision = decide(
+                    &Signals {
+                        score: Some(score.spam_probability),
+                        model_reasons: score.reasons(),
+                        honeypot: draft.honeypot,
+                        links,
+                        max_links,
+                        known_author,
+                        disallowed_keyword: keywords.disallowed,
+                        moderation_keyword: keywords.moderation,
+                    },
+                    thresholds,
+                    policy,
+                );
+                let reasons = serde_json::to_string(&decision.reasons)
+                    .map_err(|err| StorageError::Corrupt(err.to_string()))?;
+                let id = comments::insert(
+                    conn,
+                    &NewCommentRecord {
+                        post_id,
+                        parent_id,
+                        status: decision.status.as_str(),
+                        author_name: draft.author_name.as_str(),
+                        author_email: email,
+                        author_url: draft.author_url.as_ref().map(|u| u.as_str()),
+                        content: draft.content.as_str(),
+                        permalink: draft.permalink.as_ref().map(|p| p.as_str()),
+                        ip: ip.as_deref(),
+                        user_agent: meta.user_agent.as_deref(),
+                        referrer: meta.referrer.as_deref(),
+                        spam_score: Some(score.spam_probability),
+                        model_version: Some(&model_version),
+                        reasons: &reasons,
+                        created_at: now.naive_utc(),
+                        updated_at: now.naive_utc(),
+                        content_fingerprint: &fingerprint,
+                    },
+                )?;
+                Ok(Ok(Accepted {
+                    id,
+                    post_id: post_id.to_owned(),
+                    status: decision.status,
+                    created_at: now,
+                }))
+            })
         })
         .await??;
     let span = tracing::Span::current();
@@ -232,12 +314,16 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
         match object.remove(field) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
-            Some(Value::Number(n)) if matches!(field, "post_id" | "parent_id") => {
+            // Whole numbers only: `1.5`, `1e3` or an integer beyond 64 bits is
+            // not an id (and would not print back as the number sent).
+            Some(Value::Number(n))
+                if matches!(field, "post_id" | "parent_id") && (n.is_i64() || n.is_u64()) =>
+            {
                 Some(n.to_string())
             }
             Some(_) => {
                 let kind = if matches!(field, "post_id" | "parent_id") {
-                    "a string or an integer"
+                    "a string or a whole number"
                 } else {
                     "a string"
                 };
@@ -305,6 +391,23 @@ mod tests {
         let raw = raw_from_json(br#"{"post_id": 4242, "parent_id": 0, "content": "x"}"#).unwrap();
         assert_eq!(raw.post_id.as_deref(), Some("4242"));
         assert_eq!(raw.parent_id.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn fractional_or_huge_ids_are_refused() {
+        for body in [
+            &br#"{"post_id": 1.5}"#[..],
+            br#"{"post_id": 1e3}"#,
+            br#"{"post_id": 123456789012345678901234567890}"#,
+        ] {
+            let err = raw_from_json(body).unwrap_err();
+            assert_eq!(
+                err.code(),
+                "validation_failed",
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -6,14 +6,15 @@ use linkify::{LinkFinder, LinkKind};
 
 /// Renders comment text as safe HTML.
 pub fn content_html(text: &str) -> String {
-    let text = text.replace("\r\n", "\n");
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]);
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     for span in finder.spans(&text) {
         let part = span.as_str();
+        let scheme = part.get(..8).unwrap_or(part).to_ascii_lowercase();
         let is_web_link = span.kind() == Some(&LinkKind::Url)
-            && (part.starts_with("http://") || part.starts_with("https://"));
+            && (scheme.starts_with("http://") || scheme.starts_with("https://"));
         if is_web_link {
             out.push_str("<a href=\"");
             out.push_str(&encode_double_quoted_attribute(part));
@@ -52,7 +53,13 @@ mod tests {
 
     #[test]
     fn line_breaks_become_br() {
-        assert_eq!(content_html("one\r\ntwo\nthree"), "one<br>\ntwo<br>\nthree");
+        assert_eq!(
+            content_html("one\r\ntwo\nthree\rfour"),
+            "one<br>\ntwo<br>\nthree<br>\nfour"
+        );
+        assert!(
+            content_html("HTTPS://Example.com/x").starts_with("<a href=\"HTTPS://Example.com/x\"")
+        );
     }
 
     #[test]

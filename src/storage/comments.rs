@@ -110,3 +110,102 @@ pub fn count_approved_for_post(conn: &mut DbConn, post_id: &str) -> Result<i64, 
 pub fn count_all(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(comments::table.count().get_result(conn)?)
 }
+
+/// Serializes submissions that could conflict, for the rest of the caller's
+/// transaction: PostgreSQL takes transaction-scoped advisory locks on the
+/// client IP and the email (so instances sharing the database agree, and
+/// unrelated submitters do not wait for each other); SQLite, which has one
+/// writer anyway, takes its write lock at once by writing `submission_lock`.
+///
+/// # Errors
+/// Any database failure.
+pub fn lock_submitter(
+    conn: &mut DbConn,
+    ip: Option<&str>,
+    email: &str,
+) -> Result<(), StorageError> {
+    match conn {
+        DbConn::Pg(pg) => {
+            let mut keys = vec![submitter_key("email", &email.to_lowercase())];
+            if let Some(ip) = ip {
+                keys.push(submitter_key("ip", ip));
+            }
+            // Always in the same order, so two transactions cannot deadlock.
+            keys.sort_unstable();
+            for key in keys {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(key)
+                    .execute(pg)?;
+            }
+        }
+        DbConn::Sqlite(sqlite) => {
+            use super::schema::submission_lock;
+            diesel::update(submission_lock::table)
+                .set(submission_lock::ticks.eq(submission_lock::ticks + 1))
+                .execute(sqlite)?;
+        }
+    }
+    Ok(())
+}
+
+/// A stable 64-bit lock key for a submitter attribute.
+fn submitter_key(kind: &str, value: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("replyguard:{kind}:{value}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The id of an earlier comment with the same post, parent, email (any case)
+/// and normalized text, whatever its status.
+///
+/// # Errors
+/// Any database failure.
+pub fn find_duplicate(
+    conn: &mut DbConn,
+    post_id: &str,
+    parent_id: Option<i64>,
+    email: &str,
+    fingerprint: &str,
+) -> Result<Option<i64>, StorageError> {
+    let mut query = comments::table
+        .filter(comments::post_id.eq(post_id))
+        .filter(comments::content_fingerprint.eq(fingerprint))
+        .select((comments::id, comments::author_email))
+        .into_boxed();
+    query = match parent_id {
+        Some(parent) => query.filter(comments::parent_id.eq(parent)),
+        None => query.filter(comments::parent_id.is_null()),
+    };
+    // Emails are stored lower-cased (see `AuthorEmail`); rows from older
+    // versions may not be, so compare without case here.
+    let candidates: Vec<(i64, String)> = query.load(conn)?;
+    Ok(candidates
+        .into_iter()
+        .find(|(_, e)| e.to_lowercase() == email.to_lowercase())
+        .map(|(id, _)| id))
+}
+
+/// When the latest stored comment from this IP or email was made.
+///
+/// # Errors
+/// Any database failure.
+pub fn latest_from(
+    conn: &mut DbConn,
+    ip: Option<&str>,
+    email: &str,
+) -> Result<Option<NaiveDateTime>, StorageError> {
+    let by_email: Option<NaiveDateTime> = comments::table
+        .filter(comments::author_email.eq(email))
+        .select(diesel::dsl::max(comments::created_at))
+        .first(conn)?;
+    let by_ip: Option<NaiveDateTime> = match ip {
+        Some(ip) => comments::table
+            .filter(comments::ip.eq(ip))
+            .select(diesel::dsl::max(comments::created_at))
+            .first(conn)?,
+        None => None,
+    };
+    Ok(by_email.max(by_ip))
+}

@@ -28,6 +28,8 @@ pub struct CommentRecord {
     pub reasons: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// SHA-256 of the normalized text, for duplicate detection.
+    pub content_fingerprint: String,
 }
 
 /// A comment to insert.
@@ -50,6 +52,7 @@ pub struct NewCommentRecord<'a> {
     pub reasons: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub content_fingerprint: &'a str,
 }
 
 /// One row of `admin_tokens`.

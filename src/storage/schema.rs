@@ -20,6 +20,7 @@ diesel::table! {
         reasons -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        content_fingerprint -> Text,
     }
 }
 
@@ -56,6 +57,22 @@ diesel::table! {
         author_url -> Nullable<Text>,
         content_hash -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    submission_lock (id) {
+        id -> BigInt,
+        ticks -> BigInt,
     }
 }
 

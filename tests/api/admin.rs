@@ -343,7 +343,33 @@ async fn bad_patches_are_rejected(backend: Backend) {
     .assert_error(422, "validation_failed");
     app.as_admin("PATCH", &path, Some(&json!({"nope": 1})))
         .await
-        .assert_error(400, "malformed_request");
+        .assert_error(422, "validation_failed");
+    app.as_admin("PATCH", &path, Some(&json!({"status": 5})))
+        .await
+        .assert_error(422, "validation_failed");
+    let not_json = app
+        .client
+        .patch(app.url(&path))
+        .insert_header((
+            "Authorization",
+            format!("Bearer {}", crate::helpers::ADMIN_TOKEN),
+        ))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body("{status")
+        .await
+        .unwrap();
+    assert_eq!(not_json.status().as_u16(), 400);
+    let form = app
+        .client
+        .patch(app.url(&path))
+        .insert_header((
+            "Authorization",
+            format!("Bearer {}", crate::helpers::ADMIN_TOKEN),
+        ))
+        .send_form(&[("status", "spam")])
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 415);
     app.as_admin(
         "PATCH",
         "/api/v1/admin/comments/999999",

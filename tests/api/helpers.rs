@@ -72,7 +72,7 @@ pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
     pub database_url: DatabaseUrl,
-    _guard: DbGuard,
+    _guard: Option<DbGuard>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -122,6 +122,12 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
     settings.ham_threshold = None;
     settings.model_path = None;
     settings.admin_token = Some(ADMIN_TOKEN.into());
+    // Tests post many comments from 127.0.0.1 in quick succession; the abuse
+    // tests turn these back on.
+    settings.flood_seconds = 0;
+    settings.rate_limit_per_minute = 0;
+    settings.moderation_keys_file = None;
+    settings.disallowed_keys_file = None;
     settings
 }
 
@@ -131,6 +137,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (url, guard) = fresh_database(backend);
+    start(url, Some(guard), configure).await
+}
+
+async fn start(
+    url: DatabaseUrl,
+    guard: Option<DbGuard>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(url.clone());
     configure(&mut settings);
     let app = Application::build(settings).await.unwrap();
@@ -184,6 +198,11 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A second instance on the same database (the first one owns its cleanup).
+    pub async fn second_instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        start(self.database_url.clone(), None, configure).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

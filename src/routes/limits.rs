@@ -1,0 +1,61 @@
+//! Per-IP request rate limiting of the public endpoints (actix-governor), keyed
+//! by the same trusted client IP as everything else, so a forged
+//! `X-Forwarded-For` from an untrusted peer buys no extra requests.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use actix_governor::governor::NotUntil;
+use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::{
+    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
+use actix_web::dev::ServiceRequest;
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+
+use super::client::client_ip;
+use crate::config::Settings;
+use crate::error::ApiError;
+
+/// Extracts the trusted client IP.
+#[derive(Clone)]
+pub struct ClientIpKey {
+    settings: Arc<Settings>,
+}
+
+impl KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        // A request without a peer address (not over TCP) shares one bucket.
+        Ok(client_ip(req.request(), &self.settings).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+    }
+
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &NotUntil<QuantaInstant>,
+        _response: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let wait = negative.wait_time_from(DefaultClock::default().now());
+        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::TooManyRequests { retry_after }.error_response()
+    }
+}
+
+/// The shared limiter of one instance.
+pub type RateLimit = GovernorConfig<ClientIpKey, NoOpMiddleware<QuantaInstant>>;
+
+/// Builds the limiter from the settings; a rate of 0 lets everything through.
+pub fn rate_limit(settings: Arc<Settings>) -> Option<RateLimit> {
+    let per_minute = settings.rate_limit_per_minute;
+    let burst = settings.rate_limit_burst;
+    let mut builder = GovernorConfigBuilder::default();
+    builder
+        .requests_per_minute(per_minute.max(1))
+        .burst_size(burst)
+        .permissive(per_minute == 0);
+    let mut builder = builder.key_extractor(ClientIpKey { settings });
+    builder.finish()
+}

@@ -1,0 +1,84 @@
+//! Settings shared by every instance (the keyword lists), each with a version
+//! that grows on every change so instances can poll cheaply.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::settings;
+use super::{DbConn, StorageError};
+
+pub const MODERATION_KEYS: &str = "moderation_keys";
+pub const DISALLOWED_KEYS: &str = "disallowed_keys";
+
+/// A setting's value and version, if it was ever set.
+///
+/// # Errors
+/// Any database failure.
+pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<(String, i64)>, StorageError> {
+    Ok(settings::table
+        .filter(settings::name.eq(name))
+        .select((settings::value, settings::version))
+        .first(conn)
+        .optional()?)
+}
+
+/// Sets a value, bumping its version.
+///
+/// # Errors
+/// Any database failure.
+pub fn put(
+    conn: &mut DbConn,
+    name: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(settings::table.filter(settings::name.eq(name)))
+            .set((
+                settings::value.eq(value),
+                settings::version.eq(settings::version + 1),
+                settings::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(settings::table)
+                .values((
+                    settings::name.eq(name),
+                    settings::value.eq(value),
+                    settings::version.eq(1),
+                    settings::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Sets a value only if it was never set (seeding from configuration files).
+///
+/// # Errors
+/// Any database failure.
+pub fn put_if_absent(
+    conn: &mut DbConn,
+    name: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    if get(conn, name)?.is_some() {
+        return Ok(false);
+    }
+    put(conn, name, value, now)?;
+    Ok(true)
+}
+
+/// The sum of the keyword lists' versions: it changes whenever either list does.
+///
+/// # Errors
+/// Any database failure.
+pub fn keywords_version(conn: &mut DbConn) -> Result<i64, StorageError> {
+    let versions: Vec<i64> = settings::table
+        .filter(settings::name.eq_any([MODERATION_KEYS, DISALLOWED_KEYS]))
+        .select(settings::version)
+        .load(conn)?;
+    Ok(versions.into_iter().sum())
+}
