@@ -52,6 +52,7 @@ pub struct SpamModel {
     scorer: SparseScorer,
     vocabulary: Vec<String>,
     metrics: Option<metrics::Metrics>,
+    training_rows: usize,
 }
 
 /// A comment's score.
@@ -108,11 +109,17 @@ impl SpamModel {
             scorer,
             vocabulary: artifact.vocabulary,
             metrics: artifact.metrics,
+            training_rows: artifact.provenance.rows,
         })
     }
 
     pub fn version(&self) -> &str {
         &self.artifact_version
+    }
+
+    /// Rows the model was trained on.
+    pub fn training_rows(&self) -> usize {
+        self.training_rows
     }
 
     /// Held-out quality measured in training, if recorded.

@@ -41,6 +41,9 @@ pub enum Command {
     Token(admin::TokenCommand),
     /// Import labelled training examples (JSONL) into the database.
     Import(admin::ImportArgs),
+    /// Train a new model from the database's labelled examples (like
+    /// `POST /api/v1/admin/models/train`) and wait for the result.
+    Retrain(admin::RetrainArgs),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -76,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classify(args) => model::classify(&args, &cli.settings),
         Command::Token(command) => admin::token(&command, &cli.settings),
         Command::Import(args) => admin::import(&args, &cli.settings),
+        Command::Retrain(args) => admin::retrain(&args, &cli.settings),
     }
 }
 

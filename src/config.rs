@@ -117,6 +117,15 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_MAX_LINKS", default_value_t = 2)]
     pub max_links: usize,
 
+    /// Fewest labelled examples of each class (spam, ham) a training job accepts.
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_MIN_EXAMPLES_PER_CLASS",
+        default_value_t = 20
+    )]
+    pub min_examples_per_class: usize,
+
     /// Model artifact to score with [default: the model shipped in the binary,
     /// `models/spam_nb-v1.json`].
     #[arg(long, global = true, env = "REPLYGUARD_MODEL_PATH")]

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod lifecycle;
 pub mod routes;
 pub mod startup;
 pub mod storage;

@@ -19,6 +19,7 @@ use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::domain::keywords::KeywordMatcher;
 use crate::error::ApiError;
+use crate::lifecycle::Lifecycle;
 use crate::storage::Database;
 
 /// Largest request body accepted (SPEC §3).
@@ -31,6 +32,8 @@ pub struct AppState {
     /// The active model. A request loads one snapshot and finishes on it, so a
     /// swap never affects a request in flight.
     pub models: Arc<ArcSwap<SpamModel>>,
+    /// Training jobs, activation and the hot swap of `models`.
+    pub lifecycle: Arc<Lifecycle>,
     /// The keyword lists, rebuilt when their version in the database changes.
     pub keywords: Arc<ArcSwap<KeywordMatcher>>,
 }
@@ -88,6 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
                 )
                 .service(web::resource("/comments/{id}/events").get(admin::get_events))
                 .service(web::resource("/stats").get(admin::stats))
+                .service(web::resource("/models").get(admin::models::list_models))
+                .service(web::resource("/models/train").post(admin::models::train))
+                .service(web::resource("/models/{version}/activate").post(admin::models::activate))
+                .service(web::resource("/jobs/{id}").get(admin::models::get_job))
                 .service(
                     web::resource("/settings/keywords")
                         .get(admin::keywords::get_keywords)

@@ -15,6 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
+use crate::lifecycle::Lifecycle;
 use crate::routes::admin::keywords;
 use crate::routes::{self, AppState, limits};
 use crate::storage::{self, Database};
@@ -51,8 +52,15 @@ impl Application {
                 .with_context(|| format!("cannot load the model {}", path.display()))?,
             None => SpamModel::shipped().context("the shipped model does not load")?,
         };
-        tracing::info!(model_version = model.version(), "model loaded");
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
+        let lifecycle = {
+            let (db, min) = (db.clone(), settings.min_examples_per_class);
+            tokio::task::spawn_blocking(move || Lifecycle::start(db, model, min))
+                .await
+                .context("model task failed")?
+                .context("cannot load the active model")?
+        };
+        lifecycle.spawn();
         let matcher = {
             let (db, settings) = (db.clone(), settings.clone());
             tokio::task::spawn_blocking(move || keywords::load_at_startup(&db, &settings))
@@ -71,7 +79,8 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             settings,
-            models: Arc::new(ArcSwap::from_pointee(model)),
+            models: lifecycle.models(),
+            lifecycle,
             keywords,
         });
         let server = HttpServer::new(move || {

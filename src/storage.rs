@@ -6,6 +6,7 @@
 //! [`Database::run`], never on the async workers. This module knows nothing of HTTP.
 
 pub mod comments;
+pub mod models;
 pub mod moderation;
 pub mod records;
 pub mod schema;

@@ -8,7 +8,6 @@
 //! (`vendor/linfa-bayes`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::BufRead;
 use std::path::Path;
 
 use linfa::prelude::*;
@@ -110,6 +109,16 @@ impl Default for TrainOptions {
 /// # Errors
 /// Unreadable file, or the first bad row with its line number.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifierError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| ClassifierError::Io(format!("cannot read {}: {err}", path.display())))?;
+    parse_jsonl(&path.display().to_string(), &text)
+}
+
+/// Parses JSONL text; `name` prefixes error messages (`name:LINE: why`).
+///
+/// # Errors
+/// The first bad row with its line number.
+pub fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Example>, ClassifierError> {
     #[derive(Deserialize)]
     struct Row {
         text: Option<String>,
@@ -120,18 +129,14 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifierError> {
         author_email: Option<String>,
         author_url: Option<String>,
     }
-    let file = std::fs::File::open(path)
-        .map_err(|err| ClassifierError::Io(format!("cannot open {}: {err}", path.display())))?;
     let mut examples = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
-        let bad =
-            |why: String| ClassifierError::Data(format!("{}:{line_no}: {why}", path.display()));
-        let line = line.map_err(|err| bad(err.to_string()))?;
+        let bad = |why: String| ClassifierError::Data(format!("{name}:{line_no}: {why}"));
         if line.trim().is_empty() {
             continue;
         }
-        let row: Row = serde_json::from_str(&line).map_err(|err| bad(err.to_string()))?;
+        let row: Row = serde_json::from_str(line).map_err(|err| bad(err.to_string()))?;
         let text = row
             .text
             .or(row.content)

@@ -101,3 +101,74 @@ pub fn import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<()> {
     println!("imported {imported}, skipped {duplicates} duplicate(s)");
     Ok(())
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetrainArgs {
+    /// Activate the new model even if it is worse than the active one.
+    #[arg(long)]
+    pub always: bool,
+    /// Train on the site's labelled examples only, without the shipped base data.
+    #[arg(long)]
+    pub no_base_data: bool,
+}
+
+/// Queues a training job and runs it here (or waits for the instance that runs
+/// it), for cron-style retraining. Prints the job's outcome as JSON.
+pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
+    use crate::lifecycle::{ActivatePolicy, Lifecycle, TrainParams, check_enough};
+    use crate::storage::models;
+    let params = TrainParams {
+        include_base_data: !args.no_base_data,
+        activate: if args.always {
+            ActivatePolicy::Always
+        } else {
+            ActivatePolicy::IfBetter
+        },
+    };
+    let parameters = serde_json::to_string(&params)?;
+    let min = settings.min_examples_per_class;
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let job_id = with_connection(settings, move |conn| {
+        let examples = training::list_examples(conn)?;
+        if let Err(message) = check_enough(&examples, min) {
+            return Ok(Err(message));
+        }
+        Ok(Ok(models::create_job(conn, &parameters, now)?))
+    })?
+    .map_err(anyhow::Error::msg)?;
+    let default_model = match &settings.model_path {
+        Some(path) => crate::classifier::SpamModel::load(path)?,
+        None => crate::classifier::SpamModel::shipped()?,
+    };
+    let db = Database::new(settings.database_url.clone(), &settings.pool_options());
+    let lifecycle = Lifecycle::start(db.clone(), default_model, min)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    loop {
+        lifecycle.run_next_job()?;
+        let job = db
+            .run_blocking(move |conn| models::find_job(conn, job_id))?
+            .context("the job disappeared")?;
+        if matches!(job.status.as_str(), "succeeded" | "failed") {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "job_id": job.id,
+                    "status": job.status,
+                    "model_version": job.model_version,
+                    "activated": job.activated,
+                    "reason": job.reason,
+                    "error": job.error,
+                    "metrics": job.metrics.and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok()),
+                })
+            );
+            if job.status == "failed" {
+                bail!("training job {job_id} failed");
+            }
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("training job {job_id} did not finish within an hour");
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}

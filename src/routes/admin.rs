@@ -3,6 +3,7 @@
 //! is authenticated; the token's name is recorded as the actor of decisions.
 
 pub mod keywords;
+pub mod models;
 pub mod training;
 
 use std::collections::BTreeMap;

@@ -168,6 +168,13 @@ pub fn transition(
             return Ok(Transition::Conflict(current));
         }
         if from == to {
+            // No event, but a moderator confirming the classifier's spam (or an
+            // approval) is still a decision, and so a label.
+            match to {
+                Status::Spam => training::label_comment(conn, &current, true, now)?,
+                Status::Approved => training::label_comment(conn, &current, false, now)?,
+                Status::Trash | Status::Pending => {}
+            }
             return Ok(Transition::Unchanged(current));
         }
         diesel::update(comments::table.filter(comments::id.eq(id.0)))

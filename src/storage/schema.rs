@@ -76,11 +76,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    models (id) {
+        id -> BigInt,
+        version -> Text,
+        created_at -> Timestamp,
+        training_rows -> BigInt,
+        training_hash -> Text,
+        parameters -> Text,
+        metrics -> Text,
+        artifact -> Text,
+    }
+}
+
+diesel::table! {
+    active_model (id) {
+        id -> BigInt,
+        version -> Nullable<Text>,
+        generation -> BigInt,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    training_jobs (id) {
+        id -> BigInt,
+        status -> Text,
+        parameters -> Text,
+        progress -> Text,
+        model_version -> Nullable<Text>,
+        metrics -> Nullable<Text>,
+        error -> Nullable<Text>,
+        activated -> Bool,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        heartbeat_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(comment_events -> comments (comment_id));
 diesel::joinable!(training_examples -> comments (comment_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    active_model,
     admin_tokens,
     comment_events,
     comments,
-    training_examples
+    models,
+    settings,
+    submission_lock,
+    training_examples,
+    training_jobs,
 );

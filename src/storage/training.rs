@@ -152,3 +152,41 @@ pub fn label_of(conn: &mut DbConn, id: CommentId) -> Result<Option<String>, Stor
         .first(conn)
         .optional()?)
 }
+
+/// (label, content, author name, author email, author URL).
+type StoredExample = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Every stored example (moderation labels and imports), oldest first.
+///
+/// # Errors
+/// Any database failure.
+pub fn list_examples(conn: &mut DbConn) -> Result<Vec<LabelledExample>, StorageError> {
+    let rows: Vec<StoredExample> = training_examples::table
+        .select((
+            training_examples::label,
+            training_examples::content,
+            training_examples::author_name,
+            training_examples::author_email,
+            training_examples::author_url,
+        ))
+        .order(training_examples::id.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(label, content, author_name, author_email, author_url)| LabelledExample {
+                is_spam: label == "spam",
+                content,
+                author_name,
+                author_email,
+                author_url,
+            },
+        )
+        .collect())
+}

@@ -11,5 +11,6 @@ mod admin;
 mod comments;
 mod errors;
 mod health;
+mod models;
 mod public;
 mod scoring;

@@ -1,0 +1,174 @@
+//! `/api/v1/admin/models…` and `/api/v1/admin/jobs/{id}`: model versions,
+//! training jobs, activation and rollback.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{SubsecRound, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_json;
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::lifecycle::{ActivatePolicy, TrainParams, check_enough};
+use crate::routes::AppState;
+use crate::routes::comments::rfc3339;
+use crate::storage::{models, training};
+
+fn json_or_null(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Every version (the built-in one too), with which is active.
+pub async fn list_models(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (stored, (active, _)) = state
+        .db
+        .run(|conn| Ok((models::list(conn)?, models::active(conn)?)))
+        .await?;
+    let default_version = state.lifecycle.default_version().to_owned();
+    let active_version = active.clone().unwrap_or_else(|| default_version.clone());
+    let mut list: Vec<Value> = stored
+        .into_iter()
+        .map(|m| {
+            json!({
+                "version": m.version,
+                "created_at": rfc3339(m.created_at.and_utc()),
+                "training_size": m.training_rows,
+                "training_hash": m.training_hash,
+                "parameters": json_or_null(Some(&m.parameters)),
+                "metrics": json_or_null(Some(&m.metrics)),
+                "built_in": false,
+                "active": m.version == active_version,
+            })
+        })
+        .collect();
+    let built_in = state.lifecycle.default_model();
+    list.push(json!({
+        "version": default_version,
+        "created_at": Value::Null,
+        "training_size": built_in.training_rows(),
+        "training_hash": Value::Null,
+        "parameters": Value::Null,
+        "metrics": built_in.metrics(),
+        "built_in": true,
+        "active": active.is_none(),
+    }));
+    Ok(HttpResponse::Ok().json(json!({"models": list, "active": active_version})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    include_base_data: Option<bool>,
+    activate: Option<ActivatePolicy>,
+}
+
+/// Queues a training job on the stored labelled examples.
+pub async fn train(
+    _admin: Admin,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TrainRequest {
+            include_base_data: None,
+            activate: None,
+        }
+    } else {
+        parse_json(&req, &body)?
+    };
+    let params = TrainParams {
+        include_base_data: request.include_base_data.unwrap_or(true),
+        activate: request.activate.unwrap_or_default(),
+    };
+    let parameters =
+        serde_json::to_string(&params).map_err(|err| ApiError::Internal(err.into()))?;
+    let min = state.lifecycle.min_per_class();
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let queued = state
+        .db
+        .run(move |conn| {
+            let examples = training::list_examples(conn)?;
+            if let Err(message) = check_enough(&examples, min) {
+                return Ok(Err(message));
+            }
+            Ok(Ok(models::create_job(conn, &parameters, now)?))
+        })
+        .await?;
+    match queued {
+        Ok(job_id) => {
+            tracing::info!(job_id, "training job queued");
+            Ok(HttpResponse::Accepted().json(json!({"job_id": job_id})))
+        }
+        Err(message) => Err(crate::domain::ValidationErrors::single("examples", message).into()),
+    }
+}
+
+/// A training job's state and outcome.
+pub async fn get_job(
+    _admin: Admin,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let job = state
+        .db
+        .run(move |conn| models::find_job(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("There is no training job {id}.")))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "parameters": json_or_null(Some(&job.parameters)),
+        "model_version": job.model_version,
+        "metrics": json_or_null(job.metrics.as_deref()),
+        "error": job.error,
+        "activated": job.activated,
+        "reason": job.reason,
+        "created_at": rfc3339(job.created_at.and_utc()),
+        "started_at": job.started_at.map(|t| rfc3339(t.and_utc())),
+        "finished_at": job.finished_at.map(|t| rfc3339(t.and_utc())),
+    })))
+}
+
+/// Makes a version active (roll forward or back); every instance follows
+/// within a few seconds.
+pub async fn activate(
+    admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let version = path.into_inner();
+    let built_in = version == state.lifecycle.default_version();
+    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let target = version.clone();
+    let found = state
+        .db
+        .run(move |conn| {
+            if built_in {
+                models::set_active(conn, None, now)?;
+                return Ok(true);
+            }
+            if models::artifact(conn, &target)?.is_none() {
+                return Ok(false);
+            }
+            models::set_active(conn, Some(&target), now)?;
+            Ok(true)
+        })
+        .await?;
+    if !found {
+        return Err(ApiError::NotFound(format!("There is no model {version}.")));
+    }
+    let lifecycle = state.lifecycle.clone();
+    tokio::task::spawn_blocking(move || lifecycle.reload_if_switched())
+        .await
+        .map_err(|err| ApiError::Internal(err.into()))?
+        .map_err(|err| ApiError::Internal(err.into()))?;
+    tracing::info!(model_version = %version, actor = %admin.actor, "model activated");
+    Ok(HttpResponse::Ok().json(json!({"version": version, "active": true})))
+}
