@@ -20,8 +20,8 @@ both_backends!(
 
 /// Real labelled comments: the first `n` of each class in the YouTube test split.
 fn youtube_rows(n: usize) -> Vec<(String, bool)> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/splits/youtube/test.jsonl");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rows: Vec<(String, bool)> = text
         .lines()

@@ -11,23 +11,15 @@ use replyguard::classifier::artifact::{Artifact, SPAM};
 use replyguard::classifier::train::read_jsonl;
 use replyguard::classifier::{SHIPPED_MODEL, SpamModel};
 
-pub fn shared_data(rel: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/splits")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "test data {} is missing (the repo expects ../shared beside it)",
-        path.display()
-    );
-    path
+fn test_split() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl")
 }
 
 #[test]
 fn sparse_scorer_equals_linfa_on_the_youtube_test_split() {
     let artifact = Artifact::from_json(SHIPPED_MODEL).unwrap();
     let model = SpamModel::from_artifact(artifact.clone()).unwrap();
-    let examples = read_jsonl(&shared_data("youtube/test.jsonl")).unwrap();
+    let examples = read_jsonl(&test_split()).unwrap();
     let width = model.vocabulary_len();
     let mut compared = 0;
 
