@@ -37,7 +37,7 @@ def load(label, until):
             with lock:
                 counter[0] += 1
                 i = counter[0]
-            body = {"post_id": f"load-{n}", "author_name": "Load", "author_email": f"{label}{i}@example.com",
+            body = {"post_id": f"load-{n}", "author_name": "Load", "author_email": f"{label.replace(' ', '-')}{i}@example.com",
                     "content": f"Load test comment {label} number {i}, nothing to see here."}
             start = time.perf_counter()
             status, _ = call("POST", "/api/v1/comments", body)
@@ -50,6 +50,8 @@ def load(label, until):
         t.start()
     for t in threads:
         t.join()
+    if not latencies:
+        raise SystemExit(f"{label}: no comment accepted; statuses {sorted(set(errors))}")
     latencies.sort()
     q = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
     print(f"{label:>16}: {len(latencies):5d} comments, p50 {q(0.5):6.2f} ms, p90 {q(0.9):6.2f} ms, "
