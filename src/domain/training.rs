@@ -15,11 +15,12 @@ pub struct LabelledExample {
 }
 
 /// A row as sent (SPEC §6): `content` (or `text`), optional author fields, `label`.
+/// Other fields (`id`, `date`, … of exported data sets) are ignored.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExampleRow {
     pub content: Option<String>,
     pub text: Option<String>,
+    #[serde(alias = "author")]
     pub author_name: Option<String>,
     pub author_email: Option<String>,
     pub author_url: Option<String>,

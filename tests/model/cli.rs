@@ -229,3 +229,34 @@ fn import_stores_examples_once() {
         String::from_utf8_lossy(&rejected.stderr)
     );
 }
+
+#[test]
+fn retrain_trains_on_imported_examples_and_reports_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rg.db");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+
+    let few = replyguard_on(&db, &["retrain", "--no-base-data"]);
+    let imported = replyguard_on(&db, &["import", data.to_str().unwrap()]);
+    let retrained = replyguard_on(&db, &["retrain", "--no-base-data", "--always"]);
+
+    assert!(!few.status.success());
+    assert!(String::from_utf8_lossy(&few.stderr).contains("Not enough labelled examples"));
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(
+        retrained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retrained.stderr)
+    );
+    let outcome: serde_json::Value = serde_json::from_slice(&retrained.stdout).unwrap();
+    assert_eq!(outcome["status"], "succeeded", "{outcome}");
+    assert_eq!(outcome["activated"], true, "{outcome}");
+    assert!(
+        outcome["metrics"]["mcc"].as_f64().is_some_and(|m| m > 0.5),
+        "{outcome}"
+    );
+}
