@@ -206,6 +206,25 @@ fn has_control_in_text(value: &str) -> bool {
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
+/// A required one-line field: visible, at most `max` characters, no control
+/// characters; each failure has its own message.
+fn one_line<'a>(
+    raw: Option<&'a str>,
+    max: usize,
+    missing: &str,
+    too_long: &str,
+    not_allowed: &str,
+) -> Result<&'a str, String> {
+    let value = visible(raw).ok_or(missing)?;
+    if value.chars().count() > max {
+        return Err(too_long.to_owned());
+    }
+    if has_control(value) {
+        return Err(not_allowed.to_owned());
+    }
+    Ok(value)
+}
+
 fn parse_parent_id(raw: Option<&str>) -> Result<Option<CommentId>, String> {
     let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -225,15 +244,13 @@ impl PostId {
     /// # Errors
     /// A message when the id is missing, too long or holds control characters.
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
-        let value = visible(raw).ok_or("Please say which post this comment is for.")?;
-        if value.chars().count() > MAX_POST_ID_CHARS {
-            return Err(format!(
-                "The post ID must be at most {MAX_POST_ID_CHARS} characters."
-            ));
-        }
-        if has_control(value) {
-            return Err("The post ID contains characters that are not allowed.".to_owned());
-        }
+        let value = one_line(
+            raw,
+            MAX_POST_ID_CHARS,
+            "Please say which post this comment is for.",
+            &format!("The post ID must be at most {MAX_POST_ID_CHARS} characters."),
+            "The post ID contains characters that are not allowed.",
+        )?;
         Ok(Self(value.to_owned()))
     }
 
@@ -250,13 +267,13 @@ impl AuthorName {
     /// # Errors
     /// A message when the name is missing, too long or holds control characters.
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
-        let value = visible(raw).ok_or("Please enter your name.")?;
-        if value.chars().count() > MAX_AUTHOR_NAME_CHARS {
-            return Err("Your name is too long.".to_owned());
-        }
-        if has_control(value) {
-            return Err("Your name contains characters that are not allowed.".to_owned());
-        }
+        let value = one_line(
+            raw,
+            MAX_AUTHOR_NAME_CHARS,
+            "Please enter your name.",
+            "Your name is too long.",
+            "Your name contains characters that are not allowed.",
+        )?;
         Ok(Self(value.to_owned()))
     }
 
