@@ -9,8 +9,11 @@
 //! - reloads the active model when its generation changed, and swaps it in
 //!   atomically (a request keeps the snapshot it started with);
 //! - claims a queued job, if no instance is training (a PostgreSQL advisory
-//!   lock; SQLite deployments are one instance, serialized by a mutex), and
-//!   trains it on a blocking thread, off the HTTP workers.
+//!   lock on a dedicated connection; on SQLite, which serves one instance, this
+//!   instance trains one job at a time), and trains it on a thread of its own,
+//!   off the HTTP workers. (ARCHITECTURE suggests a child process; a thread is
+//!   enough now that the patched linfa-bayes no longer writes to stderr, and
+//!   training memory is bounded by its batches.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -85,6 +88,8 @@ pub struct Lifecycle {
     /// Scores when no trained model is active (the shipped or configured one).
     default_model: Arc<SpamModel>,
     generation: AtomicI64,
+    /// Serializes reloads, so an older read can never replace a newer model.
+    reloading: std::sync::Mutex<()>,
     min_per_class: usize,
     training_here: AtomicBool,
 }
@@ -105,10 +110,21 @@ impl Lifecycle {
             db,
             default_model,
             generation: AtomicI64::new(-1),
+            reloading: std::sync::Mutex::new(()),
             min_per_class,
             training_here: AtomicBool::new(false),
         });
-        lifecycle.reload_if_switched()?;
+        // A stored active model that does not load must not keep the service
+        // down: score with the default and say so loudly.
+        match lifecycle.reload_if_switched() {
+            Err(LifecycleError::Storage(StorageError::Unavailable(why))) => {
+                return Err(StorageError::Unavailable(why).into());
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the active model does not load; scoring with the default model")
+            }
+            Ok(()) => {}
+        }
         Ok(lifecycle)
     }
 
@@ -136,6 +152,10 @@ impl Lifecycle {
     /// # Errors
     /// The database failing, or an active model that does not load.
     pub fn reload_if_switched(&self) -> Result<(), LifecycleError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (version, generation) = self.db.run_blocking(models::active)?;
         if generation == self.generation.load(Ordering::Acquire) {
             return Ok(());
@@ -216,25 +236,25 @@ impl Lifecycle {
     /// # Errors
     /// The database failing (a failing job is recorded, not returned).
     pub fn run_next_job(self: &Arc<Self>) -> Result<Option<i64>, LifecycleError> {
-        let db = self.db.clone();
-        db.run_blocking(|conn| {
-            if !models::try_lock_training(conn)? {
-                return Ok(None);
+        // The lock lives on a connection of its own, outside the pool, so a long
+        // job never takes a connection from request handling.
+        let mut lock = self.db.dedicated_connection()?;
+        if !models::try_lock_training(&mut lock)? {
+            return Ok(None);
+        }
+        let claimed = self.db.run_blocking(|conn| {
+            models::claim_next_job(conn, Utc::now().trunc_subsecs(6).naive_utc())
+        });
+        let outcome = match claimed {
+            Ok(Some(job)) => {
+                self.run_job(&job);
+                Ok(Some(job.id))
             }
-            let claimed = models::claim_next_job(conn, Utc::now().trunc_subsecs(6).naive_utc());
-            let outcome = match claimed {
-                Ok(Some(job)) => {
-                    let id = job.id;
-                    self.run_job(&job);
-                    Ok(Some(id))
-                }
-                Ok(None) => Ok(None),
-                Err(err) => Err(err),
-            };
-            models::unlock_training(conn)?;
-            outcome
-        })
-        .map_err(LifecycleError::from)
+            Ok(None) => Ok(None),
+            Err(err) => Err(err.into()),
+        };
+        models::unlock_training(&mut lock)?;
+        outcome
     }
 
     fn run_job(self: &Arc<Self>, job: &JobRecord) {
@@ -250,11 +270,20 @@ impl Lifecycle {
             })
         };
         tracing::info!(job_id = job.id, "training job started");
-        let result = match self.train_and_gate(job) {
-            Ok(result) => result,
-            Err(err) => JobResult {
+        // A panic in training must still end the job, stop the heartbeat and
+        // release the lock, or no instance could train again.
+        let attempt =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.train_and_gate(job)));
+        let result = match attempt {
+            Ok(Ok(result)) => result,
+            Ok(Err(err)) => JobResult {
                 succeeded: false,
                 error: Some(err.to_string()),
+                ..JobResult::default()
+            },
+            Err(_) => JobResult {
+                succeeded: false,
+                error: Some("training failed unexpectedly (a bug): see the server log".into()),
                 ..JobResult::default()
             },
         };
@@ -306,10 +335,13 @@ impl Lifecycle {
         let mut artifact =
             train::train(&train_set, &TrainOptions::default(), &version, provenance)?;
         let candidate = SpamModel::from_artifact(artifact.clone())?;
+        // The generation this comparison is against: if an operator switches
+        // models while this job trains, the job must not override them.
+        let generation = self.generation.load(Ordering::Acquire);
         let active = self.models.load_full();
         let candidate_metrics = train::evaluate(&candidate, &holdout, candidate.thresholds());
         let active_metrics = train::evaluate(&active, &holdout, active.thresholds());
-        let (activate, reason) = gate(
+        let (mut activate, mut reason) = gate(
             params.activate,
             &candidate_metrics,
             &active_metrics,
@@ -330,13 +362,19 @@ impl Lifecycle {
             artifact: artifact_json,
         };
         let now = Utc::now().trunc_subsecs(6).naive_utc();
-        self.db.run_blocking(|conn| {
+        let switched = self.db.run_blocking(|conn| {
             models::insert(conn, &record)?;
             if activate {
-                models::set_active(conn, Some(&version), now)?;
+                return models::set_active_if(conn, Some(&version), generation, now);
             }
-            Ok(())
+            Ok(false)
         })?;
+        if activate && !switched {
+            activate = false;
+            reason = format!(
+                "the active model was changed while this job trained, so it was left alone; {reason}"
+            );
+        }
         Ok(JobResult {
             succeeded: true,
             model_version: Some(version),

@@ -100,11 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
                         .get(admin::keywords::get_keywords)
                         .put(admin::keywords::put_keywords),
                 )
-                .service(
-                    web::resource("/training-examples")
-                        .app_data(web::PayloadConfig::new(admin::training::IMPORT_LIMIT_BYTES))
-                        .post(admin::training::import_examples),
-                )
+                .service(web::resource("/training-examples").post(admin::training::import_examples))
                 .service(
                     web::resource("/training-examples/stats").get(admin::training::example_stats),
                 ),

@@ -169,12 +169,29 @@ impl From<DieselError> for StorageError {
             {
                 Self::Unavailable(info.message().to_owned())
             }
+            // Transient: a deadlock victim, a serialization failure, a server
+            // in recovery or read-only after a failover. Retrying later works.
+            DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ReadOnlyTransaction,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_transient(info.message()) =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("connection left in a broken transaction".to_owned())
             }
             _ => Self::Query(err),
         }
     }
+}
+
+fn is_transient(message: &str) -> bool {
+    message.contains("deadlock detected")
+        || message.contains("terminating connection")
+        || message.contains("the database system is")
 }
 
 fn is_lock_timeout(message: &str) -> bool {
@@ -240,11 +257,12 @@ impl CustomizeConnection<DbConn, r2d2::Error> for Customizer {
 
 fn sqlite_pragmas(busy_timeout_ms: u128) -> String {
     // WAL lets readers proceed while one writer commits; it is a property of the
-    // file, set again here so that every connection agrees. synchronous=NORMAL is
-    // durable in WAL mode except against power loss of the last transaction.
+    // file, set again here so that every connection agrees. synchronous=FULL
+    // syncs every commit, so an acknowledged comment survives a power loss
+    // (NORMAL could lose the last commits).
     format!(
         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_timeout_ms}; \
-         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+         PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
     )
 }
 
@@ -302,7 +320,22 @@ impl Database {
             })
         })
         .await
-        .map_err(|err| StorageError::Unavailable(format!("database task failed: {err}")))?
+        .map_err(|err| StorageError::Corrupt(format!("database task failed: {err}")))?
+    }
+
+    /// A connection outside the pool, for holding a session lock a long time.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when the database cannot be reached.
+    pub fn dedicated_connection(&self) -> Result<DbConn, StorageError> {
+        let mut conn = self
+            .url
+            .establish()
+            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+        if let DbConn::Sqlite(c) = &mut conn {
+            c.batch_execute(&sqlite_pragmas(5_000))?;
+        }
+        Ok(conn)
     }
 
     /// Runs `f` with a pooled connection on the current thread (CLI tools).

@@ -19,9 +19,10 @@ pub fn normalize_list<'a>(
     entries: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in entries {
         let entry = entry.trim().to_lowercase();
-        if entry.is_empty() || out.contains(&entry) {
+        if entry.is_empty() || !seen.insert(entry.clone()) {
             continue;
         }
         if entry.chars().count() > MAX_KEYWORD_CHARS || entry.chars().any(char::is_control) {

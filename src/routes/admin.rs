@@ -156,11 +156,26 @@ pub async fn list_comments(
             .filter(|s| !s.trim().is_empty())
             .map(|s| parse_status("status", s))
             .transpose()?,
-        post_id: query.post_id.filter(|p| !p.trim().is_empty()),
-        query: query
+        post_id: query
+            .post_id
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| crate::domain::PostId::parse(Some(&p)).map(|p| p.as_str().to_owned()))
+            .transpose()
+            .map_err(|message| ApiError::from(ValidationErrors::single("post_id", message)))?,
+        query: match query
             .q
             .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty()),
+            .filter(|q| !q.is_empty())
+        {
+            Some(q) if q.chars().any(char::is_control) => {
+                return Err(ValidationErrors::single(
+                    "q",
+                    "The search may not contain control characters.",
+                )
+                .into());
+            }
+            q => q,
+        },
         oldest_first,
         after: query.cursor.as_deref().map(cursor::decode).transpose()?,
         limit: limit + 1,

@@ -3,7 +3,7 @@
 //! form posts).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -118,20 +118,14 @@ pub async fn submit_comment(
             );
             Ok(match accept(&state, raw, meta).await {
                 Ok(accepted) => form::accepted(target, accepted.id, accepted.status.as_public()),
-                Err(error) => {
-                    if error.status_code().is_server_error() {
-                        // Logs the cause chain; the page itself stays generic.
-                        let _ = error.error_response();
-                    }
-                    form::rejected(&error, target)
-                }
+                Err(error) => form::rejected(&error, target),
             })
         }
     }
 }
 
 /// Reads a request body of at most `limit` bytes.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -44,6 +44,11 @@ pub fn decode(raw: &str) -> Result<PublicCursor, ApiError> {
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    // Years 1970 to 9999: every cursor this service makes, and nothing a
+    // database could refuse as out of range.
+    if !(0..=253_402_300_799_999_999).contains(&micros) {
+        return Err(invalid());
+    }
     let id: i64 = id.parse().map_err(|_| invalid())?;
     let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
     Ok(PublicCursor {
@@ -89,7 +94,8 @@ mod tests {
 
     #[test]
     fn bad_cursors_and_limits_are_validation_errors() {
-        for raw in ["", "!!", "bm9wZQ", "MTIz"] {
+        let far_past = URL_SAFE_NO_PAD.encode("-300000000000000000.1");
+        for raw in ["", "!!", "bm9wZQ", "MTIz", &far_past] {
             assert_eq!(
                 decode(raw).unwrap_err().code(),
                 "validation_failed",

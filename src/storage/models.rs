@@ -79,6 +79,28 @@ pub fn active(conn: &mut DbConn) -> Result<(Option<String>, i64), StorageError> 
         .first(conn)?)
 }
 
+/// Makes `version` active only if the active model is still the one of
+/// `generation`; `false` if someone switched it in between.
+///
+/// # Errors
+/// Any database failure.
+pub fn set_active_if(
+    conn: &mut DbConn,
+    version: Option<&str>,
+    generation: i64,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let changed =
+        diesel::update(active_model::table.filter(active_model::generation.eq(generation)))
+            .set((
+                active_model::version.eq(version),
+                active_model::generation.eq(active_model::generation + 1),
+                active_model::changed_at.eq(now),
+            ))
+            .execute(conn)?;
+    Ok(changed > 0)
+}
+
 /// Makes `version` (or the built-in model, for `None`) the active model.
 ///
 /// # Errors

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::comments::PublicCursor;
 use super::records::{CommentEventRecord, CommentRecord};
-use super::schema::{comment_events, comments, training_examples};
+use super::schema::{comment_events, comments};
 use super::{DbConn, StorageError, training};
 use crate::domain::{CommentId, Status};
 
@@ -170,11 +170,7 @@ pub fn transition(
         if from == to {
             // No event, but a moderator confirming the classifier's spam (or an
             // approval) is still a decision, and so a label.
-            match to {
-                Status::Spam => training::label_comment(conn, &current, true, now)?,
-                Status::Approved => training::label_comment(conn, &current, false, now)?,
-                Status::Trash | Status::Pending => {}
-            }
+            apply_label(conn, &current, to, now)?;
             return Ok(Transition::Unchanged(current));
         }
         diesel::update(comments::table.filter(comments::id.eq(id.0)))
@@ -192,35 +188,39 @@ pub fn transition(
                 comment_events::at.eq(now),
             ))
             .execute(conn)?;
-        match to {
-            Status::Spam => training::label_comment(conn, &current, true, now)?,
-            Status::Approved => training::label_comment(conn, &current, false, now)?,
-            Status::Trash | Status::Pending => training::unlabel_comment(conn, id)?,
-        }
+        apply_label(conn, &current, to, now)?;
         let updated =
             find(conn, id)?.ok_or_else(|| StorageError::Corrupt("comment vanished".into()))?;
         Ok(Transition::Updated(updated))
     })
 }
 
+/// The label a decision gives: spam → spam, approved → ham; trash and pending
+/// leave the comment unlabelled.
+fn apply_label(
+    conn: &mut DbConn,
+    comment: &CommentRecord,
+    to: Status,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    match to {
+        Status::Spam => training::label_comment(conn, comment, true, now),
+        Status::Approved => training::label_comment(conn, comment, false, now),
+        Status::Trash | Status::Pending => training::unlabel_comment(conn, CommentId(comment.id)),
+    }
+}
+
 /// Erases a comment with its label and audit events (a privacy request); its
-/// replies stay, as top-level comments. `false` if there was no such comment.
+/// replies stay, as top-level comments. One statement: the schema's foreign keys
+/// delete the label and events (`ON DELETE CASCADE`) and detach the replies
+/// (`ON DELETE SET NULL`), in the same order on every path, so an erase cannot
+/// deadlock with a status change. `false` if there was no such comment.
 ///
 /// # Errors
 /// Any database failure.
 pub fn erase(conn: &mut DbConn, id: CommentId) -> Result<bool, StorageError> {
-    conn.transaction(|conn| {
-        diesel::delete(training_examples::table.filter(training_examples::comment_id.eq(id.0)))
-            .execute(conn)?;
-        diesel::delete(comment_events::table.filter(comment_events::comment_id.eq(id.0)))
-            .execute(conn)?;
-        diesel::update(comments::table.filter(comments::parent_id.eq(id.0)))
-            .set(comments::parent_id.eq(None::<i64>))
-            .execute(conn)?;
-        let deleted =
-            diesel::delete(comments::table.filter(comments::id.eq(id.0))).execute(conn)?;
-        Ok(deleted > 0)
-    })
+    let deleted = diesel::delete(comments::table.filter(comments::id.eq(id.0))).execute(conn)?;
+    Ok(deleted > 0)
 }
 
 /// Comments per status and the creation time of the oldest pending one.

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::settings;
 use super::{DbConn, StorageError};
@@ -22,7 +23,8 @@ pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<(String, i64)>, Stora
         .optional()?)
 }
 
-/// Sets a value, bumping its version.
+/// Sets a value, bumping its version. Two writers creating the same setting
+/// at once both succeed: the loser of the insert updates instead.
 ///
 /// # Errors
 /// Any database failure.
@@ -32,26 +34,45 @@ pub fn put(
     value: &str,
     now: NaiveDateTime,
 ) -> Result<(), StorageError> {
-    conn.transaction(|conn| {
-        let updated = diesel::update(settings::table.filter(settings::name.eq(name)))
+    if update(conn, name, value, now)? > 0 {
+        return Ok(());
+    }
+    // In a (nested) transaction, so a lost race rolls back to a savepoint and
+    // leaves any outer transaction usable for the update.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(settings::table)
+            .values((
+                settings::name.eq(name),
+                settings::value.eq(value),
+                settings::version.eq(1),
+                settings::updated_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            update(conn, name, value, now).map(|_| ())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn update(
+    conn: &mut DbConn,
+    name: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StorageError> {
+    Ok(
+        diesel::update(settings::table.filter(settings::name.eq(name)))
             .set((
                 settings::value.eq(value),
                 settings::version.eq(settings::version + 1),
                 settings::updated_at.eq(now),
             ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(settings::table)
-                .values((
-                    settings::name.eq(name),
-                    settings::value.eq(value),
-                    settings::version.eq(1),
-                    settings::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
+            .execute(conn)?,
+    )
 }
 
 /// Sets a value only if it was never set (seeding from configuration files).

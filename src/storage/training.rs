@@ -80,19 +80,21 @@ pub fn import(
     source: &str,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), StorageError> {
+    // Looked up before the write transaction: on SQLite a transaction that
+    // reads first cannot always upgrade to a writer when others commit meanwhile.
+    let hashes: Vec<String> = rows
+        .iter()
+        .map(|r| content_hash(r.is_spam, &r.content))
+        .collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    for chunk in hashes.chunks(500) {
+        let existing: Vec<String> = training_examples::table
+            .filter(training_examples::content_hash.eq_any(chunk))
+            .select(training_examples::content_hash)
+            .load(conn)?;
+        seen.extend(existing);
+    }
     conn.transaction(|conn| {
-        let hashes: Vec<String> = rows
-            .iter()
-            .map(|r| content_hash(r.is_spam, &r.content))
-            .collect();
-        let mut seen: HashSet<String> = HashSet::new();
-        for chunk in hashes.chunks(500) {
-            let existing: Vec<String> = training_examples::table
-                .filter(training_examples::content_hash.eq_any(chunk))
-                .select(training_examples::content_hash)
-                .load(conn)?;
-            seen.extend(existing);
-        }
         let mut imported = 0;
         for (row, hash) in rows.iter().zip(hashes) {
             if !seen.insert(hash.clone()) {

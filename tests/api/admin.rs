@@ -188,6 +188,11 @@ async fn queue_filters_by_status_post_and_search(backend: Backend) {
     app.as_admin("GET", "/api/v1/admin/comments?status=deleted", None)
         .await
         .assert_error(422, "validation_failed");
+    for bad in ["q=a%00b", "post_id=p%00"] {
+        app.as_admin("GET", &format!("/api/v1/admin/comments?{bad}"), None)
+            .await
+            .assert_error(422, "validation_failed");
+    }
     app.as_admin("GET", "/api/v1/admin/comments?order=sideways", None)
         .await
         .assert_error(422, "validation_failed");

@@ -16,6 +16,8 @@ use crate::domain::ValidationErrors;
 use crate::domain::keywords::{KeywordMatcher, normalize_list};
 use crate::error::ApiError;
 use crate::routes::AppState;
+use diesel::Connection;
+
 use crate::storage::{Database, DbConn, StorageError, settings};
 
 /// How often an instance checks whether the lists changed elsewhere.
@@ -94,7 +96,7 @@ fn lists_json(matcher: &KeywordMatcher) -> serde_json::Value {
     })
 }
 
-/// The lists as this instance applies them.
+/// The lists as stored (every instance applies them within [`KEYWORD_POLL_INTERVAL`]).
 pub async fn get_keywords(
     _admin: Admin,
     state: web::Data<AppState>,
@@ -147,9 +149,13 @@ pub async fn put_keywords(
     let matcher = state
         .db
         .run(move |conn| {
-            for (name, value) in &updates {
-                settings::put(conn, name, value, now)?;
-            }
+            // Both lists or neither.
+            conn.transaction(|conn| {
+                for (name, value) in &updates {
+                    settings::put(conn, name, value, now)?;
+                }
+                Ok::<_, StorageError>(())
+            })?;
             read_matcher(conn)
         })
         .await?;

@@ -144,6 +144,11 @@ pub async fn activate(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let version = path.into_inner();
+    if version.chars().any(char::is_control) {
+        return Err(ApiError::NotFound(format!(
+            "There is no model {version:?}."
+        )));
+    }
     let built_in = version == state.lifecycle.default_version();
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let target = version.clone();
@@ -154,9 +159,13 @@ pub async fn activate(
                 models::set_active(conn, None, now)?;
                 return Ok(true);
             }
-            if models::artifact(conn, &target)?.is_none() {
+            let Some(json) = models::artifact(conn, &target)? else {
                 return Ok(false);
-            }
+            };
+            // Never switch every instance to a model that does not load.
+            crate::classifier::Artifact::from_json(json.as_bytes())
+                .and_then(crate::classifier::SpamModel::from_artifact)
+                .map_err(|err| crate::storage::StorageError::Corrupt(err.to_string()))?;
             models::set_active(conn, Some(&target), now)?;
             Ok(true)
         })

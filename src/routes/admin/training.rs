@@ -82,9 +82,11 @@ pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
 /// Imports labelled examples.
 pub async fn import_examples(
     _admin: Admin,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Read only once the token is checked: no stranger makes the server buffer 32 MiB.
+    let body = crate::routes::comments::read_body(payload, IMPORT_LIMIT_BYTES).await?;
     let examples = parse_examples(&body)?;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let (imported, duplicates) = state
