@@ -386,6 +386,40 @@ impl Lifecycle {
     }
 }
 
+/// Queues a training job, unless there are too few labelled examples of a
+/// class. Returns the job id, or the sentence explaining the refusal.
+///
+/// # Errors
+/// Any database failure.
+pub fn queue_job(
+    conn: &mut crate::storage::DbConn,
+    params: TrainParams,
+    min_per_class: usize,
+    now: chrono::NaiveDateTime,
+) -> Result<Result<i64, String>, StorageError> {
+    let stats = training::stats(conn)?;
+    let count = |label: &str| {
+        stats
+            .by_label
+            .iter()
+            .find(|(l, _)| l == label)
+            .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0))
+    };
+    let (spam, ham) = (count("spam"), count("ham"));
+    if spam < min_per_class || ham < min_per_class {
+        return Ok(Err(not_enough(min_per_class, spam, ham)));
+    }
+    let parameters =
+        serde_json::to_string(&params).map_err(|err| StorageError::Corrupt(err.to_string()))?;
+    Ok(Ok(models::create_job(conn, &parameters, now)?))
+}
+
+fn not_enough(min_per_class: usize, spam: usize, ham: usize) -> String {
+    format!(
+        "Not enough labelled examples to train: need at least {min_per_class} spam and {min_per_class} ham, have {spam} spam and {ham} ham."
+    )
+}
+
 /// Refuses training data with too few examples of a class.
 ///
 /// # Errors
@@ -394,9 +428,7 @@ pub fn check_enough(examples: &[LabelledExample], min_per_class: usize) -> Resul
     let spam = examples.iter().filter(|e| e.is_spam).count();
     let ham = examples.len() - spam;
     if spam < min_per_class || ham < min_per_class {
-        return Err(format!(
-            "Not enough labelled examples to train: need at least {min_per_class} spam and {min_per_class} ham, have {spam} spam and {ham} ham."
-        ));
+        return Err(not_enough(min_per_class, spam, ham));
     }
     Ok(())
 }

@@ -115,7 +115,7 @@ pub struct RetrainArgs {
 /// Queues a training job and runs it here (or waits for the instance that runs
 /// it), for cron-style retraining. Prints the job's outcome as JSON.
 pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
-    use crate::lifecycle::{ActivatePolicy, Lifecycle, TrainParams, check_enough};
+    use crate::lifecycle::{ActivatePolicy, Lifecycle, TrainParams, queue_job};
     use crate::storage::models;
     let params = TrainParams {
         include_base_data: !args.no_base_data,
@@ -125,17 +125,10 @@ pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
             ActivatePolicy::IfBetter
         },
     };
-    let parameters = serde_json::to_string(&params)?;
     let min = settings.min_examples_per_class;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
-    let job_id = with_connection(settings, move |conn| {
-        let examples = training::list_examples(conn)?;
-        if let Err(message) = check_enough(&examples, min) {
-            return Ok(Err(message));
-        }
-        Ok(Ok(models::create_job(conn, &parameters, now)?))
-    })?
-    .map_err(anyhow::Error::msg)?;
+    let job_id = with_connection(settings, move |conn| queue_job(conn, params, min, now))?
+        .map_err(anyhow::Error::msg)?;
     let default_model = match &settings.model_path {
         Some(path) => crate::classifier::SpamModel::load(path)?,
         None => crate::classifier::SpamModel::shipped()?,

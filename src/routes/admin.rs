@@ -130,6 +130,18 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
         .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
 }
 
+/// The requested status and the optional expected current one.
+fn parse_decision(
+    status: &str,
+    if_status: Option<&str>,
+) -> Result<(Status, Option<Status>), ApiError> {
+    let to = parse_status("status", status)?;
+    let expected = if_status
+        .map(|s| parse_status("if_status", s))
+        .transpose()?;
+    Ok((to, expected))
+}
+
 fn parse_status(field: &'static str, raw: &str) -> Result<Status, ApiError> {
     raw.trim().parse::<Status>().map_err(|_| {
         ValidationErrors::single(field, "Must be one of pending, approved, spam, trash.").into()
@@ -240,12 +252,7 @@ pub async fn patch_comment(
 ) -> Result<HttpResponse, ApiError> {
     let id = CommentId(path.into_inner());
     let body: PatchRequest = parse_json(&req, &body)?;
-    let to = parse_status("status", &body.status)?;
-    let if_status = body
-        .if_status
-        .as_deref()
-        .map(|s| parse_status("if_status", s))
-        .transpose()?;
+    let (to, if_status) = parse_decision(&body.status, body.if_status.as_deref())?;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let outcome = state
         .db
@@ -280,12 +287,7 @@ pub async fn bulk_update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: BulkRequest = parse_json(&req, &body)?;
-    let to = parse_status("status", &body.status)?;
-    let if_status = body
-        .if_status
-        .as_deref()
-        .map(|s| parse_status("if_status", s))
-        .transpose()?;
+    let (to, if_status) = parse_decision(&body.status, body.if_status.as_deref())?;
     if body.ids.is_empty() || body.ids.len() > MAX_BULK_IDS {
         return Err(ValidationErrors::single(
             "ids",

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use super::parse_json;
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::lifecycle::{ActivatePolicy, TrainParams, check_enough};
+use crate::lifecycle::{ActivatePolicy, TrainParams, queue_job};
 use crate::routes::AppState;
 use crate::routes::comments::rfc3339;
-use crate::storage::{models, training};
+use crate::storage::models;
 
 fn json_or_null(text: Option<&str>) -> Value {
     text.and_then(|t| serde_json::from_str(t).ok())
@@ -85,19 +85,11 @@ pub async fn train(
         include_base_data: request.include_base_data.unwrap_or(true),
         activate: request.activate.unwrap_or_default(),
     };
-    let parameters =
-        serde_json::to_string(&params).map_err(|err| ApiError::Internal(err.into()))?;
     let min = state.lifecycle.min_per_class();
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let queued = state
         .db
-        .run(move |conn| {
-            let examples = training::list_examples(conn)?;
-            if let Err(message) = check_enough(&examples, min) {
-                return Ok(Err(message));
-            }
-            Ok(Ok(models::create_job(conn, &parameters, now)?))
-        })
+        .run(move |conn| queue_job(conn, params, min, now))
         .await?;
     match queued {
         Ok(job_id) => {
