@@ -124,6 +124,13 @@ pub async fn submit_comment(
     }
 }
 
+fn parent_refused() -> ValidationErrors {
+    ValidationErrors::single(
+        "parent_id",
+        "The comment you are replying to does not exist on this post or is not published.",
+    )
+}
+
 /// Reads a request body of at most `limit` bytes.
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     use futures_util::StreamExt;
@@ -200,14 +207,13 @@ async fn accept(
                 if let Some(parent) = draft.parent_id
                     && !comments::is_approved_in_post(conn, parent, draft.post_id.as_str())?
                 {
-                    return Ok(Err(Refusal::Invalid(ValidationErrors::single(
-                        "parent_id",
-                        "The comment you are replying to does not exist on this post or is not published.",
-                    ))));
+                    return Ok(Err(Refusal::Invalid(parent_refused())));
                 }
                 let parent_id = draft.parent_id.map(|p| p.0);
                 let post_id = draft.post_id.as_str();
-                if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprint)?.is_some() {
+                if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprint)?
+                    .is_some()
+                {
                     return Ok(Err(Refusal::Duplicate));
                 }
                 let now = Utc::now().trunc_subsecs(6);
@@ -215,9 +221,12 @@ async fn accept(
                     && let Some(latest) = comments::latest_from(conn, ip.as_deref(), email)?
                 {
                     let waited = (now.naive_utc() - latest).num_milliseconds();
-                    let needed = i64::try_from(flood_seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+                    let needed = i64::try_from(flood_seconds)
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(1000);
                     if waited < needed {
-                        let retry_after = u64::try_from((needed - waited + 999) / 1000).unwrap_or(1);
+                        let retry_after =
+                            u64::try_from((needed - waited + 999) / 1000).unwrap_or(1);
                         return Ok(Err(Refusal::TooSoon { retry_after }));
                     }
                 }
@@ -268,7 +277,15 @@ async fn accept(
                 }))
             })
         })
-        .await??;
+        .await
+        .map_err(|err| match err {
+            // The parent was erased between the check and the insert.
+            StorageError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => ApiError::from(parent_refused()),
+            other => other.into(),
+        })??;
     let span = tracing::Span::current();
     span.record("comment_id", outcome.id.0);
     span.record("status", outcome.status.as_str());
