@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -225,11 +225,6 @@ fn jsonify_plain_errors<B: MessageBody + 'static>(
     let response: ServiceResponse<EitherBody<B>> =
         ServiceResponse::new(req, response).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(response))
-}
-
-/// Makes `Retry-After` for a number of seconds.
-pub fn retry_after(seconds: u64) -> (header::HeaderName, HeaderValue) {
-    (header::RETRY_AFTER, HeaderValue::from(seconds))
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub fn count_approved_for_post(conn: &mut DbConn, post_id: &str) -> Result<i64, 
         .get_result(conn)?)
 }
 
-/// Number of stored comments (any status); used by tests and stats.
+/// Number of stored comments (any status), for tests and operators.
 ///
 /// # Errors
 /// Any database failure.

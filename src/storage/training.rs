@@ -143,18 +143,6 @@ pub fn stats(conn: &mut DbConn) -> Result<ExampleStats, StorageError> {
     })
 }
 
-/// The label stored for a comment, if any (`"spam"` or `"ham"`).
-///
-/// # Errors
-/// Any database failure.
-pub fn label_of(conn: &mut DbConn, id: CommentId) -> Result<Option<String>, StorageError> {
-    Ok(training_examples::table
-        .filter(training_examples::comment_id.eq(id.0))
-        .select(training_examples::label)
-        .first(conn)
-        .optional()?)
-}
-
 /// (label, content, author name, author email, author URL).
 type StoredExample = (
     String,
