@@ -81,6 +81,23 @@ impl ApiError {
         }
     }
 
+    /// Seconds a client should wait before trying again, if that applies.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            Self::TooManyRequests { retry_after } => Some((*retry_after).max(1)),
+            _ => None,
+        }
+    }
+
+    /// Logs a server-side failure with its full cause chain (never sent to the
+    /// client); client errors are not logged here.
+    pub fn log(&self) {
+        if self.status_code().is_server_error() {
+            tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
+        }
+    }
+
     /// Field messages, for validation errors.
     pub fn fields(&self) -> Option<&ValidationErrors> {
         match self {
@@ -158,9 +175,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
-        }
+        self.log();
         let envelope = Envelope {
             error: Body {
                 code: self.code(),
@@ -169,17 +184,11 @@ impl ResponseError for ApiError {
             },
         };
         let mut response = HttpResponse::build(status);
-        match self {
-            Self::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS));
-            }
-            Self::Unauthorized => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            }
-            Self::TooManyRequests { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, (*retry_after).max(1)));
-            }
-            _ => {}
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        if let Self::Unauthorized = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(envelope)
     }

@@ -64,12 +64,11 @@ pub fn rejected(error: &ApiError, back: Option<url::Url>) -> HttpResponse {
     );
     body.push_str(&format!("<p><a href=\"{href}\">&laquo; Back</a></p>"));
     let mut response = page(error.status_code(), "Comment submission failure", &body);
-    // Keep headers such as Retry-After that the JSON form of the error carries.
-    let json = error.error_response();
-    if let Some(retry) = json.headers().get(header::RETRY_AFTER) {
+    error.log();
+    if let Some(seconds) = error.retry_after() {
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, retry.clone());
+            .insert(header::RETRY_AFTER, seconds.into());
     }
     response
 }
