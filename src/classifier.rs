@@ -260,6 +260,25 @@ impl SparseScorer {
         })
     }
 
+    /// The model multinomial naive Bayes fits to per-class feature totals,
+    /// computed the way linfa-bayes does: `ln(count + alpha) - ln(sum(count +
+    /// alpha))` per feature and class, and priors from row counts. Calibration
+    /// uses it to get fold models by subtraction instead of refitting.
+    pub fn from_counts(counts: [&[f64]; 2], rows: [usize; 2], alpha: f64) -> Self {
+        let log_probs = |count: &[f64]| -> Vec<f64> {
+            let total: f64 = count.iter().map(|c| c + alpha).sum();
+            let log_total = total.ln();
+            count.iter().map(|c| (c + alpha).ln() - log_total).collect()
+        };
+        let ham = log_probs(counts[0]);
+        let spam = log_probs(counts[1]);
+        let all = (rows[0] + rows[1]) as f64;
+        Self {
+            log_prob: ham.into_iter().zip(spam).map(|(h, s)| [h, s]).collect(),
+            log_prior: [(rows[0] as f64 / all).ln(), (rows[1] as f64 / all).ln()],
+        }
+    }
+
     /// `[ham, spam]` joint log-likelihoods of a sparse document vector.
     pub fn joint_log_likelihood(&self, vector: &SparseVector) -> [f64; 2] {
         let mut jll = self.log_prior;

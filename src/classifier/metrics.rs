@@ -144,7 +144,49 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
 /// source keeps a small source (one site's comments) from being traded away
 /// for a large one.
 pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f64) -> Thresholds {
-    let sources: BTreeSet<usize> = scored.iter().map(|s| s.2).collect();
+    let sources: Vec<usize> = scored
+        .iter()
+        .map(|s| s.2)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let slot = |source: usize| sources.binary_search(&source).unwrap_or(0);
+    let mut ham_in = vec![0; sources.len()];
+    for s in scored.iter().filter(|s| !s.1) {
+        ham_in[slot(s.2)] += 1;
+    }
+    let total_spam = scored.iter().filter(|s| s.1).count();
+    let total_ham = scored.len() - total_spam;
+    // Sweep the distinct scores from the top down: at each, everything seen so
+    // far is called spam. `>=` keeps the lowest of equally good thresholds.
+    let mut sorted: Vec<&(f64, bool, usize)> = scored.iter().collect();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut fp_in = vec![0; sources.len()];
+    let (mut tp, mut fp) = (0, 0);
+    let mut best = (f64::NEG_INFINITY, 1.0);
+    let mut i = 0;
+    while i < sorted.len() {
+        let t = sorted[i].0;
+        while i < sorted.len() && sorted[i].0.total_cmp(&t).is_eq() {
+            if sorted[i].1 {
+                tp += 1;
+            } else {
+                fp += 1;
+                fp_in[slot(sorted[i].2)] += 1;
+            }
+            i += 1;
+        }
+        let fpr_ok = fp_in
+            .iter()
+            .zip(&ham_in)
+            .all(|(&fp, &ham)| ratio(fp, ham) <= max_fpr);
+        if fpr_ok {
+            let m = mcc(tp, fp, total_ham - fp, total_spam - tp);
+            if m >= best.0 {
+                best = (m, t);
+            }
+        }
+    }
     let by_source = |source: usize| -> Vec<(f64, bool)> {
         scored
             .iter()
@@ -152,24 +194,7 @@ pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f
             .map(|s| (s.0, s.1))
             .collect()
     };
-    let pooled: Vec<(f64, bool)> = scored.iter().map(|s| (s.0, s.1)).collect();
     let parts: Vec<Vec<(f64, bool)>> = sources.iter().map(|&s| by_source(s)).collect();
-    let mut candidates: Vec<f64> = pooled.iter().map(|s| s.0).collect();
-    candidates.sort_by(f64::total_cmp);
-    candidates.dedup();
-    let mut best = (f64::NEG_INFINITY, 1.0);
-    for &t in &candidates {
-        let at = Thresholds { spam: t, ham: t };
-        let fpr_ok = parts
-            .iter()
-            .all(|part| false_positive_rate(part, t) <= max_fpr);
-        if fpr_ok {
-            let m = evaluate(&pooled, at);
-            if m.mcc > best.0 {
-                best = (m.mcc, t);
-            }
-        }
-    }
     let spam = best.1;
     let ham = parts
         .iter()
@@ -183,18 +208,76 @@ pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f
     Thresholds { spam, ham }
 }
 
-fn false_positive_rate(scored: &[(f64, bool)], spam_threshold: f64) -> f64 {
-    let ham = scored.iter().filter(|s| !s.1).count();
-    let fp = scored
-        .iter()
-        .filter(|s| !s.1 && s.0 >= spam_threshold)
-        .count();
-    ratio(fp, ham)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn false_positive_rate(scored: &[(f64, bool)], spam_threshold: f64) -> f64 {
+        let ham = scored.iter().filter(|s| !s.1).count();
+        let fp = scored
+            .iter()
+            .filter(|s| !s.1 && s.0 >= spam_threshold)
+            .count();
+        ratio(fp, ham)
+    }
+
+    /// The definition the sweep in `calibrate` must agree with: try every
+    /// score as the threshold, keep the lowest with the best pooled MCC.
+    fn brute_force_spam_threshold(scored: &[(f64, bool, usize)], max_fpr: f64) -> f64 {
+        let sources: BTreeSet<usize> = scored.iter().map(|s| s.2).collect();
+        let pooled: Vec<(f64, bool)> = scored.iter().map(|s| (s.0, s.1)).collect();
+        let mut candidates: Vec<f64> = pooled.iter().map(|s| s.0).collect();
+        candidates.sort_by(f64::total_cmp);
+        candidates.dedup();
+        let mut best = (f64::NEG_INFINITY, 1.0);
+        for &t in &candidates {
+            let fpr_ok = sources.iter().all(|&source| {
+                let part: Vec<(f64, bool)> = scored
+                    .iter()
+                    .filter(|s| s.2 == source)
+                    .map(|s| (s.0, s.1))
+                    .collect();
+                false_positive_rate(&part, t) <= max_fpr
+            });
+            let m = evaluate(&pooled, Thresholds { spam: t, ham: t }).mcc;
+            if fpr_ok && m > best.0 {
+                best = (m, t);
+            }
+        }
+        best.1
+    }
+
+    #[test]
+    fn calibration_sweep_matches_the_brute_force_definition() {
+        // A small linear congruential generator: reproducible, no dependency.
+        let mut state: u64 = 42;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as f64 / f64::from(1u32 << 31)
+        };
+        for round in 0..20 {
+            let scored: Vec<(f64, bool, usize)> = (0..300)
+                .map(|_| {
+                    let is_spam = next() < 0.4;
+                    // Coarse scores so ties occur; spam leans high.
+                    let raw = if is_spam {
+                        0.3 + 0.7 * next()
+                    } else {
+                        0.7 * next()
+                    };
+                    let score = (raw * 50.0).round() / 50.0;
+                    (score, is_spam, usize::from(next() < 0.3))
+                })
+                .collect();
+            for max_fpr in [0.0, 0.01, 0.05] {
+                let sweep = calibrate(&scored, max_fpr, 0.05).spam;
+                let brute = brute_force_spam_threshold(&scored, max_fpr);
+                assert_eq!(sweep, brute, "round {round}, max_fpr {max_fpr}");
+            }
+        }
+    }
 
     const T: Thresholds = Thresholds {
         spam: 0.9,

@@ -18,13 +18,15 @@ use serde::Deserialize;
 use super::artifact::{self, Artifact, Provenance, ThresholdSettings};
 use super::features::{FeatureConfig, NameSink, ScoringInput, extract};
 use super::metrics::{self, Metrics};
-use super::vectorizer::{Norm, VectorizerConfig, Weighting};
-use super::{ClassifierError, SpamModel};
+use super::vectorizer::{Norm, SparseVector, VectorizerConfig, Weighting};
+use super::{ClassifierError, SpamModel, SparseScorer, probability_of_second};
 use crate::domain::Thresholds;
 
 /// Bytes of dense matrix per `fit_with` batch. linfa copies each class's rows
-/// once more, so peak memory is about twice this, whatever the data size.
-const BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// once more, so peak memory is about twice this, whatever the data size. Kept
+/// under glibc's largest dynamic mmap threshold (32 MiB) so those copies are
+/// reused heap memory rather than fresh pages faulted in on every batch.
+const BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// A labelled example.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,11 +168,21 @@ pub struct Fitted {
     pub model: MultinomialNb<f64, usize>,
 }
 
-/// Builds the vocabulary and fits the model.
+/// Examples turned into vectors over one vocabulary.
+pub struct Vectorized {
+    pub vocabulary: Vec<String>,
+    /// One vector per example, already scaled by its weight.
+    pub rows: Vec<SparseVector>,
+}
+
+/// Builds the vocabulary from `examples` and vectorizes them with it.
 ///
 /// # Errors
-/// No examples of one class, or a linfa failure.
-pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, ClassifierError> {
+/// No examples of one class, or a vocabulary hash collision.
+pub fn vectorize(
+    examples: &[Example],
+    options: &TrainOptions,
+) -> Result<Vectorized, ClassifierError> {
     let spam = examples.iter().filter(|e| e.is_spam).count();
     if spam == 0 || spam == examples.len() {
         return Err(ClassifierError::Training(
@@ -183,30 +195,64 @@ pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, Class
         options.vectorizer.clone(),
         &vocabulary,
     )?;
-    let width = vocabulary.len();
-    let rows_per_batch = (BATCH_BYTES / (width * 8)).clamp(16, 4096);
-    let params = MultinomialNb::<f64, usize>::params().alpha(options.alpha);
+    let rows = examples
+        .iter()
+        .map(|example| {
+            let mut vector = vectorizer.transform(&example.input());
+            for (_, v) in &mut vector {
+                *v *= example.weight;
+            }
+            vector
+        })
+        .collect();
+    Ok(Vectorized { vocabulary, rows })
+}
+
+/// Builds the vocabulary and fits the model.
+///
+/// # Errors
+/// No examples of one class, or a linfa failure.
+pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, ClassifierError> {
+    let vectorized = vectorize(examples, options)?;
+    let model = fit_rows(&vectorized, examples, options.alpha)?;
+    Ok(Fitted {
+        vocabulary: vectorized.vocabulary,
+        model,
+    })
+}
+
+fn class_of(example: &Example) -> usize {
+    if example.is_spam {
+        artifact::SPAM
+    } else {
+        artifact::HAM
+    }
+}
+
+/// Fits linfa-bayes' `MultinomialNb` on the vectorized rows, in dense batches
+/// of at most [`BATCH_BYTES`].
+fn fit_rows(
+    vectorized: &Vectorized,
+    examples: &[Example],
+    alpha: f64,
+) -> Result<MultinomialNb<f64, usize>, ClassifierError> {
+    let width = vectorized.vocabulary.len();
+    let rows_per_batch = (BATCH_BYTES / (width.max(1) * 8)).clamp(16, 4096);
+    let params = MultinomialNb::<f64, usize>::params().alpha(alpha);
     let mut model: Option<MultinomialNb<f64, usize>> = None;
     // One buffer for every batch: only the cells a batch set are cleared again.
     let mut x = Array2::<f64>::zeros((rows_per_batch.min(examples.len()), width));
-    for batch in examples.chunks(rows_per_batch) {
-        let mut touched = Vec::new();
-        for (r, example) in batch.iter().enumerate() {
-            for (c, v) in vectorizer.transform(&example.input()) {
-                x[[r, c as usize]] = v * example.weight;
-                touched.push((r, c as usize));
+    for (rows, batch) in vectorized
+        .rows
+        .chunks(rows_per_batch)
+        .zip(examples.chunks(rows_per_batch))
+    {
+        for (r, row) in rows.iter().enumerate() {
+            for &(c, v) in row {
+                x[[r, c as usize]] = v;
             }
         }
-        let y: Array1<usize> = batch
-            .iter()
-            .map(|e| {
-                if e.is_spam {
-                    artifact::SPAM
-                } else {
-                    artifact::HAM
-                }
-            })
-            .collect();
+        let y: Array1<usize> = batch.iter().map(class_of).collect();
         let records = x.slice_axis(Axis(0), Slice::from(0..batch.len()));
         let dataset = DatasetBase::new(records, y.view());
         model = Some(
@@ -214,12 +260,13 @@ pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, Class
                 .fit_with(model, &dataset)
                 .map_err(|err| ClassifierError::Training(err.to_string()))?,
         );
-        for (r, c) in touched {
-            x[[r, c]] = 0.0;
+        for (r, row) in rows.iter().enumerate() {
+            for &(c, _) in row {
+                x[[r, c as usize]] = 0.0;
+            }
         }
     }
-    let model = model.ok_or_else(|| ClassifierError::Training("no training data".into()))?;
-    Ok(Fitted { vocabulary, model })
+    model.ok_or_else(|| ClassifierError::Training("no training data".into()))
 }
 
 fn build_vocabulary(examples: &[Example], options: &TrainOptions) -> Vec<String> {
@@ -259,15 +306,20 @@ pub fn train(
     version: &str,
     provenance: Provenance,
 ) -> Result<Artifact, ClassifierError> {
+    let vectorized = vectorize(examples, options)?;
     let (thresholds, held_out) = if options.folds >= 2 {
-        let oof = out_of_fold_scores(examples, options)?;
+        let oof = out_of_fold_scores(&vectorized, examples, options);
         let thresholds = metrics::calibrate(&oof, options.max_fpr, options.max_missed_spam);
         let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
         (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
     } else {
         (options.fallback_thresholds, None)
     };
-    let fitted = fit(examples, options)?;
+    let model = fit_rows(&vectorized, examples, options.alpha)?;
+    let fitted = Fitted {
+        vocabulary: vectorized.vocabulary,
+        model,
+    };
     let mut artifact = assemble(options, fitted, version, thresholds, provenance);
     artifact.metrics = held_out;
     Ok(artifact)
@@ -300,48 +352,92 @@ pub fn assemble(
     }
 }
 
-/// Scores of every example from a model that did not see it (k folds,
-/// assigned round-robin within each class so folds stay stratified).
-///
-/// # Errors
-/// As [`fit`].
-pub fn out_of_fold_scores(
-    examples: &[Example],
-    options: &TrainOptions,
-) -> Result<Vec<(f64, bool, usize)>, ClassifierError> {
-    let k = options.folds;
-    let mut fold_of = vec![0; examples.len()];
+/// The fold (of `k`) of every example, assigned round-robin within each class
+/// so folds stay stratified.
+pub fn fold_assignment(examples: &[Example], k: usize) -> Vec<usize> {
     let (mut spam_seen, mut ham_seen) = (0, 0);
-    for (i, e) in examples.iter().enumerate() {
-        let counter = if e.is_spam {
-            &mut spam_seen
-        } else {
-            &mut ham_seen
-        };
-        fold_of[i] = *counter % k;
-        *counter += 1;
-    }
-    let mut scored = Vec::with_capacity(examples.len());
-    for fold in 0..k {
-        let train: Vec<Example> = examples
-            .iter()
-            .zip(&fold_of)
-            .filter(|(_, f)| **f != fold)
-            .map(|(e, _)| e.clone())
-            .collect();
-        let fitted = fit(&train, options)?;
-        let model = SpamModel::from_artifact(assemble(
-            options,
-            fitted,
-            &format!("cv-fold-{fold}"),
-            options.fallback_thresholds,
-            Provenance::default(),
-        ))?;
-        for (e, _) in examples.iter().zip(&fold_of).filter(|(_, f)| **f == fold) {
-            scored.push((model.spam_probability(&e.input()), e.is_spam, e.source));
+    examples
+        .iter()
+        .map(|e| {
+            let counter = if e.is_spam {
+                &mut spam_seen
+            } else {
+                &mut ham_seen
+            };
+            let fold = *counter % k.max(1);
+            *counter += 1;
+            fold
+        })
+        .collect()
+}
+
+/// Per-class feature totals and row counts of the examples `keep` selects.
+fn class_totals(
+    vectorized: &Vectorized,
+    examples: &[Example],
+    keep: impl Fn(usize) -> bool,
+) -> ([Vec<f64>; 2], [usize; 2]) {
+    let width = vectorized.vocabulary.len();
+    let mut counts = [vec![0.0; width], vec![0.0; width]];
+    let mut rows = [0, 0];
+    for (i, (row, example)) in vectorized.rows.iter().zip(examples).enumerate() {
+        if !keep(i) {
+            continue;
+        }
+        let class = class_of(example);
+        rows[class] += 1;
+        for &(c, v) in row {
+            counts[class][c as usize] += v;
         }
     }
-    Ok(scored)
+    (counts, rows)
+}
+
+/// Scores of every example from a model that did not see it (k folds, see
+/// [`fold_assignment`]), as `(spam probability, is spam, source)`.
+///
+/// Multinomial naive Bayes is a sum of per-class counts, so the model of the
+/// other folds is the fold's counts taken from the totals, scored like linfa
+/// (a test checks it against a linfa fit on the same rows). The folds share the
+/// whole training vocabulary: it is built from texts, not labels.
+pub fn out_of_fold_scores(
+    vectorized: &Vectorized,
+    examples: &[Example],
+    options: &TrainOptions,
+) -> Vec<(f64, bool, usize)> {
+    let fold_of = fold_assignment(examples, options.folds);
+    let (totals, total_rows) = class_totals(vectorized, examples, |_| true);
+    let mut scored = vec![(0.0, false, 0); examples.len()];
+    for fold in 0..options.folds {
+        let (held, held_rows) = class_totals(vectorized, examples, |i| fold_of[i] == fold);
+        let rest = |class: usize| -> Vec<f64> {
+            totals[class]
+                .iter()
+                .zip(&held[class])
+                .map(|(t, h)| (t - h).max(0.0))
+                .collect()
+        };
+        let (ham, spam) = (rest(artifact::HAM), rest(artifact::SPAM));
+        let mut counts: [&[f64]; 2] = [&[], &[]];
+        counts[artifact::HAM] = &ham;
+        counts[artifact::SPAM] = &spam;
+        let mut rows = [0; 2];
+        for class in [artifact::HAM, artifact::SPAM] {
+            rows[class] = total_rows[class] - held_rows[class];
+        }
+        let scorer = SparseScorer::from_counts(counts, rows, options.alpha);
+        for (i, example) in examples.iter().enumerate() {
+            if fold_of[i] == fold {
+                let [ham, spam] = scorer.joint_log_likelihood(&vectorized.rows[i]);
+                scored[i] = (
+                    probability_of_second(ham, spam),
+                    example.is_spam,
+                    example.source,
+                );
+            }
+        }
+    }
+    scored
 }
 
 /// Scores `examples` with `model` and computes metrics at its thresholds.
@@ -351,4 +447,71 @@ pub fn evaluate(model: &SpamModel, examples: &[Example], thresholds: Thresholds)
         .map(|e| (model.spam_probability(&e.input()), e.is_spam))
         .collect();
     metrics::evaluate(&scored, thresholds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_models_by_subtraction_equal_linfa_fits_on_the_other_folds() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+        let mut examples = read_jsonl(&path).unwrap();
+        for (i, example) in examples.iter_mut().enumerate() {
+            if i % 3 == 0 {
+                example.weight = 2.5;
+            }
+        }
+        let options = TrainOptions {
+            folds: 3,
+            ..TrainOptions::default()
+        };
+        let vectorized = vectorize(&examples, &options).unwrap();
+        let width = vectorized.vocabulary.len();
+        let oof = out_of_fold_scores(&vectorized, &examples, &options);
+        let fold_of = fold_assignment(&examples, options.folds);
+        let mut compared = 0;
+        for fold in 0..options.folds {
+            let others: Vec<usize> = (0..examples.len())
+                .filter(|&i| fold_of[i] != fold)
+                .collect();
+            let part = Vectorized {
+                vocabulary: vectorized.vocabulary.clone(),
+                rows: others.iter().map(|&i| vectorized.rows[i].clone()).collect(),
+            };
+            let part_examples: Vec<Example> = others.iter().map(|&i| examples[i].clone()).collect();
+            let model = fit_rows(&part, &part_examples, options.alpha).unwrap();
+            let scorer = SparseScorer::from_linfa(&model, width).unwrap();
+            for i in (0..examples.len()).filter(|&i| fold_of[i] == fold) {
+                let [ham, spam] = scorer.joint_log_likelihood(&vectorized.rows[i]);
+                let expected = probability_of_second(ham, spam);
+                assert!(
+                    (oof[i].0 - expected).abs() < 1e-9,
+                    "row {i}: {} vs linfa {expected}",
+                    oof[i].0
+                );
+                assert_eq!(oof[i].1, examples[i].is_spam);
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, examples.len());
+    }
+
+    #[test]
+    fn folds_are_stratified_round_robin() {
+        let example = |is_spam| Example {
+            text: "x".into(),
+            author_name: None,
+            author_email: None,
+            author_url: None,
+            is_spam,
+            weight: 1.0,
+            source: 0,
+        };
+        let examples: Vec<Example> = [true, false, true, true, false, false, true]
+            .into_iter()
+            .map(example)
+            .collect();
+        assert_eq!(fold_assignment(&examples, 3), vec![0, 0, 1, 2, 1, 2, 0]);
+    }
 }
