@@ -137,13 +137,49 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
     (rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64)
 }
 
+/// Most false positives `ham` held-out ham scores may show for a threshold to
+/// still demonstrate, with probability `confidence`, that it marks at most
+/// `max_fpr` of new ham as spam: the largest `r` with
+/// P(Binomial(ham, max_fpr) ≤ r) ≤ 1 − confidence (the Neyman–Pearson umbrella
+/// rule, Tong, Feng & Li 2018). 0 when not even a spotless record would show it
+/// (too little ham): the threshold then has to sit above every ham score.
+pub fn allowed_false_positives(ham: usize, max_fpr: f64, confidence: f64) -> usize {
+    if !(max_fpr > 0.0 && max_fpr < 1.0) {
+        return 0;
+    }
+    let ln_delta = (1.0 - confidence).ln();
+    let n = ham as f64;
+    let (ln_p, ln_q) = (max_fpr.ln(), (1.0 - max_fpr).ln());
+    let mut ln_pmf = n * ln_q;
+    let mut ln_cdf = ln_pmf;
+    let mut allowed = 0;
+    for r in 0..=ham {
+        if ln_cdf > ln_delta {
+            break;
+        }
+        allowed = r;
+        // P(X = r + 1) from P(X = r), all in logs: (0.99)^100000 underflows.
+        let k = r as f64;
+        ln_pmf += ((n - k) / (k + 1.0)).ln() + ln_p - ln_q;
+        let hi = ln_cdf.max(ln_pmf);
+        ln_cdf = hi + ((ln_cdf - hi).exp() + (ln_pmf - hi).exp()).ln();
+    }
+    allowed
+}
+
 /// The spam threshold that maximizes MCC on `scored` `(score, is_spam, source)`
-/// while marking at most `max_fpr` of each source's ham as spam, and a ham
+/// while showing, in each source, with probability `confidence` that at most
+/// `max_fpr` of its ham is marked spam ([`allowed_false_positives`]), and a ham
 /// threshold below which at most `max_missed_spam` of each source's spam falls.
 /// Used on out-of-fold scores, so no test data is involved. Calibrating per
 /// source keeps a small source (one site's comments) from being traded away
 /// for a large one.
-pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f64) -> Thresholds {
+pub fn calibrate(
+    scored: &[(f64, bool, usize)],
+    max_fpr: f64,
+    confidence: f64,
+    max_missed_spam: f64,
+) -> Thresholds {
     let sources: Vec<usize> = scored
         .iter()
         .map(|s| s.2)
@@ -155,6 +191,10 @@ pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f
     for s in scored.iter().filter(|s| !s.1) {
         ham_in[slot(s.2)] += 1;
     }
+    let allowed: Vec<usize> = ham_in
+        .iter()
+        .map(|&ham| allowed_false_positives(ham, max_fpr, confidence))
+        .collect();
     let total_spam = scored.iter().filter(|s| s.1).count();
     let total_ham = scored.len() - total_spam;
     // Sweep the distinct scores from the top down: at each, everything seen so
@@ -178,8 +218,8 @@ pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f
         }
         let fpr_ok = fp_in
             .iter()
-            .zip(&ham_in)
-            .all(|(&fp, &ham)| ratio(fp, ham) <= max_fpr);
+            .zip(&allowed)
+            .all(|(fp, allowed)| fp <= allowed);
         if fpr_ok {
             let m = mcc(tp, fp, total_ham - fp, total_spam - tp);
             if m >= best.0 {
@@ -212,18 +252,17 @@ pub fn calibrate(scored: &[(f64, bool, usize)], max_fpr: f64, max_missed_spam: f
 mod tests {
     use super::*;
 
-    fn false_positive_rate(scored: &[(f64, bool)], spam_threshold: f64) -> f64 {
-        let ham = scored.iter().filter(|s| !s.1).count();
-        let fp = scored
+    fn false_positives(scored: &[(f64, bool)], spam_threshold: f64) -> usize {
+        scored
             .iter()
             .filter(|s| !s.1 && s.0 >= spam_threshold)
-            .count();
-        ratio(fp, ham)
+            .count()
     }
 
     /// The definition the sweep in `calibrate` must agree with: try every
     /// score as the threshold, keep the lowest with the best pooled MCC.
     fn brute_force_spam_threshold(scored: &[(f64, bool, usize)], max_fpr: f64) -> f64 {
+        let confidence = 0.9;
         let sources: BTreeSet<usize> = scored.iter().map(|s| s.2).collect();
         let pooled: Vec<(f64, bool)> = scored.iter().map(|s| (s.0, s.1)).collect();
         let mut candidates: Vec<f64> = pooled.iter().map(|s| s.0).collect();
@@ -237,7 +276,8 @@ mod tests {
                     .filter(|s| s.2 == source)
                     .map(|s| (s.0, s.1))
                     .collect();
-                false_positive_rate(&part, t) <= max_fpr
+                let ham = part.iter().filter(|s| !s.1).count();
+                false_positives(&part, t) <= allowed_false_positives(ham, max_fpr, confidence)
             });
             let m = evaluate(&pooled, Thresholds { spam: t, ham: t }).mcc;
             if fpr_ok && m > best.0 {
@@ -245,6 +285,40 @@ mod tests {
             }
         }
         best.1
+    }
+
+    /// P(Binomial(n, p) <= r), summed directly (small n only).
+    fn binomial_cdf(n: u64, p: f64, r: u64) -> f64 {
+        let mut choose = 1.0;
+        let mut total = 0.0;
+        for k in 0..=r {
+            if k > 0 {
+                choose *= (n - k + 1) as f64 / k as f64;
+            }
+            total += choose * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32);
+        }
+        total
+    }
+
+    #[test]
+    fn allowed_false_positives_is_the_largest_count_the_binomial_tail_allows() {
+        for (n, p, confidence) in [(666, 0.01, 0.95), (1448, 0.01, 0.95), (400, 0.05, 0.9)] {
+            let r = allowed_false_positives(n, p, confidence);
+            let delta = 1.0 - confidence;
+            assert!(binomial_cdf(n as u64, p, r as u64) <= delta, "n {n}: r {r}");
+            assert!(
+                binomial_cdf(n as u64, p, r as u64 + 1) > delta,
+                "n {n}: r {r}"
+            );
+        }
+        // 666 ham at 1% with 95% confidence: at most 2 false positives (0.3%).
+        assert_eq!(allowed_false_positives(666, 0.01, 0.95), 2);
+        // Too little ham to show 1% at all: no false positive allowed.
+        assert_eq!(allowed_false_positives(100, 0.01, 0.95), 0);
+        assert_eq!(allowed_false_positives(1000, 0.0, 0.95), 0);
+        // Huge counts do not underflow.
+        let r = allowed_false_positives(1_000_000, 0.01, 0.95);
+        assert!((9_800..10_000).contains(&r), "{r}");
     }
 
     #[test]
@@ -271,8 +345,8 @@ mod tests {
                     (score, is_spam, usize::from(next() < 0.3))
                 })
                 .collect();
-            for max_fpr in [0.0, 0.01, 0.05] {
-                let sweep = calibrate(&scored, max_fpr, 0.05).spam;
+            for max_fpr in [0.0, 0.01, 0.05, 0.1] {
+                let sweep = calibrate(&scored, max_fpr, 0.9, 0.05).spam;
                 let brute = brute_force_spam_threshold(&scored, max_fpr);
                 assert_eq!(sweep, brute, "round {round}, max_fpr {max_fpr}");
             }
@@ -339,7 +413,7 @@ mod tests {
             (0.5, true, 0),
             (0.1, false, 0),
         ];
-        let t = calibrate(&scored, 0.0, 0.0);
+        let t = calibrate(&scored, 0.0, 0.95, 0.0);
         assert!(t.spam > 0.96, "{t:?}");
         assert!(t.ham <= t.spam);
     }
@@ -353,7 +427,7 @@ mod tests {
             scored.push((0.75, true, 0));
             scored.push((0.01 * f64::from(i % 10), false, 0));
         }
-        let t = calibrate(&scored, 0.0, 0.0);
+        let t = calibrate(&scored, 0.0, 0.95, 0.0);
         assert!(t.spam > 0.8, "{t:?}");
     }
 }

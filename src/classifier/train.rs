@@ -68,8 +68,11 @@ pub struct TrainOptions {
     pub max_features: usize,
     /// Folds for threshold calibration (0 = keep `fallback_thresholds`).
     pub folds: usize,
-    /// Most ham (share) a calibrated spam threshold may mark spam.
+    /// Most ham (share) a calibrated spam threshold may mark spam…
     pub max_fpr: f64,
+    /// …shown with this confidence on the out-of-fold scores
+    /// ([`metrics::allowed_false_positives`]).
+    pub fpr_confidence: f64,
     /// Most spam (share) a calibrated ham threshold may let through as ham.
     pub max_missed_spam: f64,
     pub fallback_thresholds: Thresholds,
@@ -96,7 +99,8 @@ impl Default for TrainOptions {
             min_df: 2,
             max_features: 200_000,
             folds: 5,
-            max_fpr: 0.005,
+            max_fpr: 0.01,
+            fpr_confidence: 0.95,
             max_missed_spam: 0.05,
             fallback_thresholds: Thresholds {
                 spam: 0.9,
@@ -309,7 +313,12 @@ pub fn train(
     let vectorized = vectorize(examples, options)?;
     let (thresholds, held_out) = if options.folds >= 2 {
         let oof = out_of_fold_scores(&vectorized, examples, options);
-        let thresholds = metrics::calibrate(&oof, options.max_fpr, options.max_missed_spam);
+        let thresholds = metrics::calibrate(
+            &oof,
+            options.max_fpr,
+            options.fpr_confidence,
+            options.max_missed_spam,
+        );
         let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
         (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
     } else {
