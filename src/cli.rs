@@ -18,7 +18,7 @@ use crate::{storage, telemetry};
 #[derive(Debug, Parser)]
 #[command(name = "replyguard", version, about)]
 pub struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Service settings (flags or environment)")]
     pub settings: Settings,
     #[command(subcommand)]
     pub command: Option<Command>,

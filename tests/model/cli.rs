@@ -255,8 +255,15 @@ fn retrain_trains_on_imported_examples_and_reports_the_job() {
     let outcome: serde_json::Value = serde_json::from_slice(&retrained.stdout).unwrap();
     assert_eq!(outcome["status"], "succeeded", "{outcome}");
     assert_eq!(outcome["activated"], true, "{outcome}");
+    // About 230 ham are too few to show a 1% false-positive rate with 95%
+    // confidence, so the spam threshold sits above every held-out ham and MCC
+    // at it is modest; the ranking itself must be good.
     assert!(
-        outcome["metrics"]["mcc"].as_f64().is_some_and(|m| m > 0.5),
+        outcome["metrics"]["auc"].as_f64().is_some_and(|a| a > 0.9),
+        "{outcome}"
+    );
+    assert!(
+        outcome["metrics"]["fpr"].as_f64().is_some_and(|f| f < 0.05),
         "{outcome}"
     );
 }
