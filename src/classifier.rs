@@ -248,6 +248,27 @@ impl SparseScorer {
         };
         let (ham, ham_prior) = class(artifact::HAM)?;
         let (spam, spam_prior) = class(artifact::SPAM)?;
+        for prior in [ham_prior, spam_prior] {
+            if !(prior > 0.0 && prior < 1.0) {
+                return Err(ClassifierError::Invalid(format!(
+                    "class prior {prior} is not strictly between 0 and 1"
+                )));
+            }
+        }
+        if (ham_prior + spam_prior - 1.0).abs() > 1e-9 {
+            return Err(ClassifierError::Invalid(
+                "class priors do not sum to 1".into(),
+            ));
+        }
+        if let Some(bad) = ham
+            .iter()
+            .chain(&spam)
+            .find(|p| !(p.is_finite() && **p <= 0.0))
+        {
+            return Err(ClassifierError::Invalid(format!(
+                "feature log probability {bad} is not a finite value <= 0"
+            )));
+        }
         if ham.len() != width || spam.len() != width {
             return Err(ClassifierError::Invalid(format!(
                 "model has {} features, vocabulary {width}",
@@ -260,15 +281,31 @@ impl SparseScorer {
         })
     }
 
-    /// The model multinomial naive Bayes fits to per-class feature totals,
-    /// computed the way linfa-bayes does: `ln(count + alpha) - ln(sum(count +
-    /// alpha))` per feature and class, and priors from row counts. Calibration
-    /// uses it to get fold models by subtraction instead of refitting.
-    pub fn from_counts(counts: [&[f64]; 2], rows: [usize; 2], alpha: f64) -> Self {
+    /// The model multinomial naive Bayes fits to per-class feature totals over
+    /// the vocabulary features `keep` selects, computed the way linfa-bayes
+    /// does: `ln(count + alpha) - ln(sum(count + alpha))` per feature and class,
+    /// and priors from row counts. Features not kept get 0 and must not occur
+    /// in the vectors scored. Calibration uses it for fold models.
+    pub fn from_counts(counts: [&[f64]; 2], rows: [usize; 2], alpha: f64, keep: &[bool]) -> Self {
         let log_probs = |count: &[f64]| -> Vec<f64> {
-            let total: f64 = count.iter().map(|c| c + alpha).sum();
+            let total: f64 = count
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c + alpha)
+                .sum();
             let log_total = total.ln();
-            count.iter().map(|c| (c + alpha).ln() - log_total).collect()
+            count
+                .iter()
+                .zip(keep)
+                .map(|(c, k)| {
+                    if *k {
+                        (c + alpha).ln() - log_total
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
         };
         let ham = log_probs(counts[0]);
         let spam = log_probs(counts[1]);

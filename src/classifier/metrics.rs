@@ -126,7 +126,8 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
     let mut i = 0;
     while i < sorted.len() {
         let mut j = i;
-        while j < sorted.len() && sorted[j].0 == sorted[i].0 {
+        // `total_cmp`, not `==`: a NaN score must not stall the loop.
+        while j < sorted.len() && sorted[j].0.total_cmp(&sorted[i].0).is_eq() {
             j += 1;
         }
         let average_rank = (i + 1 + j) as f64 / 2.0;
@@ -142,10 +143,16 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
 /// `max_fpr` of new ham as spam: the largest `r` with
 /// P(Binomial(ham, max_fpr) ≤ r) ≤ 1 − confidence (the Neyman–Pearson umbrella
 /// rule, Tong, Feng & Li 2018). 0 when not even a spotless record would show it
-/// (too little ham): the threshold then has to sit above every ham score.
+/// (too little ham): the threshold then has to sit above every ham score. The
+/// rule assumes independent held-out scores of one fixed model; out-of-fold
+/// scores from k fold models approximate that, so the confidence is nominal.
 pub fn allowed_false_positives(ham: usize, max_fpr: f64, confidence: f64) -> usize {
-    if !(max_fpr > 0.0 && max_fpr < 1.0) {
+    if !(max_fpr > 0.0) || !(confidence < 1.0) {
+        // No false positive allowed (or a nonsensical setting: be strict).
         return 0;
+    }
+    if max_fpr >= 1.0 || confidence <= 0.0 {
+        return ham;
     }
     let ln_delta = (1.0 - confidence).ln();
     let n = ham as f64;
@@ -165,6 +172,12 @@ pub fn allowed_false_positives(ham: usize, max_fpr: f64, confidence: f64) -> usi
         ln_cdf = hi + ((ln_cdf - hi).exp() + (ln_pmf - hi).exp()).ln();
     }
     allowed
+}
+
+/// Whether `ham` held-out ham are enough for [`allowed_false_positives`] to
+/// show the budget at all (with 1% and 95%: at least 299).
+pub fn enough_ham_to_show(ham: usize, max_fpr: f64, confidence: f64) -> bool {
+    max_fpr > 0.0 && (ham as f64) * (1.0 - max_fpr).ln() <= (1.0 - confidence).ln()
 }
 
 /// The spam threshold that maximizes MCC on `scored` `(score, is_spam, source)`
@@ -315,7 +328,15 @@ mod tests {
         assert_eq!(allowed_false_positives(666, 0.01, 0.95), 2);
         // Too little ham to show 1% at all: no false positive allowed.
         assert_eq!(allowed_false_positives(100, 0.01, 0.95), 0);
+        assert!(!enough_ham_to_show(298, 0.01, 0.95));
+        assert!(enough_ham_to_show(299, 0.01, 0.95));
         assert_eq!(allowed_false_positives(1000, 0.0, 0.95), 0);
+        assert_eq!(allowed_false_positives(1000, 1.0, 0.95), 1000);
+        assert_eq!(allowed_false_positives(1000, 0.01, 0.0), 1000);
+        assert_eq!(allowed_false_positives(1000, 0.01, 1.0), 0);
+        assert_eq!(allowed_false_positives(1000, 0.01, f64::NAN), 0);
+        assert_eq!(allowed_false_positives(1000, f64::NAN, 0.95), 0);
+        assert_eq!(allowed_false_positives(0, 0.01, 0.95), 0);
         // Huge counts do not underflow.
         let r = allowed_false_positives(1_000_000, 0.01, 0.95);
         assert!((9_800..10_000).contains(&r), "{r}");
@@ -398,6 +419,12 @@ mod tests {
     }
 
     #[test]
+    fn auc_terminates_on_nan_scores() {
+        let auc = roc_auc(&[(f64::NAN, true), (f64::NAN, false), (0.2, false)]);
+        assert!(auc.is_finite());
+    }
+
+    #[test]
     fn auc_counts_ties_as_half() {
         assert!((roc_auc(&[(0.9, true), (0.1, false)]) - 1.0).abs() < 1e-12);
         assert!((roc_auc(&[(0.5, true), (0.5, false)]) - 0.5).abs() < 1e-12);
@@ -416,6 +443,20 @@ mod tests {
         let t = calibrate(&scored, 0.0, 0.95, 0.0);
         assert!(t.spam > 0.96, "{t:?}");
         assert!(t.ham <= t.spam);
+    }
+
+    #[test]
+    fn calibration_copes_with_empty_input_and_sources_without_ham() {
+        let t = calibrate(&[], 0.01, 0.95, 0.05);
+        assert!(t.ham <= t.spam, "{t:?}");
+        // Source 1 has only spam: it constrains nothing, and nothing panics.
+        let mut scored = vec![(0.9, true, 1), (0.8, true, 1)];
+        for i in 0..400 {
+            scored.push((0.6 + 0.001 * f64::from(i % 100), true, 0));
+            scored.push((0.001 * f64::from(i % 100), false, 0));
+        }
+        let t = calibrate(&scored, 0.01, 0.95, 0.05);
+        assert!(t.spam > 0.099 && t.spam <= 0.6, "{t:?}");
     }
 
     #[test]

@@ -117,6 +117,14 @@ impl Vectorizer {
 
     /// The document's vector; features outside the vocabulary are ignored.
     pub fn transform(&self, input: &ScoringInput<'_>) -> SparseVector {
+        let mut vector = self.weigh(input);
+        self.normalize(&mut vector);
+        vector
+    }
+
+    /// The document's weighted features (weighting × group weight), before
+    /// normalization.
+    pub fn weigh(&self, input: &ScoringInput<'_>) -> SparseVector {
         let mut sink = HashSink(Vec::with_capacity(256));
         extract(&self.features, input, &mut sink);
         let mut hits: Vec<u32> = sink
@@ -141,17 +149,26 @@ impl Vectorizer {
             };
             vector.push((idx, base * self.group_weight[idx as usize]));
         }
-        let norm = match self.config.norm {
-            Norm::None => 1.0,
-            Norm::L2 => vector.iter().map(|(_, v)| v * v).sum::<f64>().sqrt(),
-            Norm::L1 => vector.iter().map(|(_, v)| v).sum::<f64>(),
-        };
-        if norm > 0.0 {
-            let factor = self.config.scale / norm;
-            for (_, v) in &mut vector {
-                *v *= factor;
-            }
-        }
         vector
+    }
+
+    /// Applies the configured norm and scale to a weighted vector.
+    pub fn normalize(&self, vector: &mut SparseVector) {
+        normalize(self.config.norm, self.config.scale, vector);
+    }
+}
+
+/// Scales `vector` to unit `norm`, then by `scale`; an empty vector stays empty.
+pub fn normalize(norm: Norm, scale: f64, vector: &mut SparseVector) {
+    let length = match norm {
+        Norm::None => 1.0,
+        Norm::L2 => vector.iter().map(|(_, v)| v * v).sum::<f64>().sqrt(),
+        Norm::L1 => vector.iter().map(|(_, v)| v).sum::<f64>(),
+    };
+    if length > 0.0 {
+        let factor = scale / length;
+        for (_, v) in vector {
+            *v *= factor;
+        }
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use crate::classifier::artifact::{Artifact, DataFile, Provenance};
-use crate::classifier::metrics::Metrics;
+use crate::classifier::metrics::{self, Metrics};
 use crate::classifier::train::{self, TrainOptions};
 use crate::classifier::{ScoringInput, SpamModel};
 use crate::config::Settings;
@@ -132,6 +132,24 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
         folds: args.folds,
         ..TrainOptions::default()
     };
+    if options.folds >= 2 {
+        for (source, file) in provenance.data.iter().enumerate() {
+            let ham = examples
+                .iter()
+                .filter(|e| e.source == source && !e.is_spam)
+                .count();
+            if !metrics::enough_ham_to_show(ham, options.max_fpr, options.fpr_confidence) {
+                eprintln!(
+                    "warning: {} has {ham} ham, too few to show a {}% false-positive rate \
+                     with {}% confidence; the spam threshold is set above every one of its \
+                     held-out ham scores, which costs recall",
+                    file.path,
+                    options.max_fpr * 100.0,
+                    options.fpr_confidence * 100.0
+                );
+            }
+        }
+    }
     let artifact = train::train(&examples, &options, &version, provenance)?;
     artifact.save(&args.out)?;
     Ok(artifact)
@@ -197,6 +215,9 @@ fn print_report(version: &str, data: &Path, m: &Metrics) {
 
 /// Scores one text and explains the score.
 pub fn classify(args: &ClassifyArgs, settings: &Settings) -> anyhow::Result<()> {
+    if args.text.trim().is_empty() {
+        bail!("the text to classify is empty");
+    }
     let model = load_model(args.model.as_deref())?;
     let t = settings.thresholds(model.thresholds());
     let score = model.score(&ScoringInput {
