@@ -1,5 +1,6 @@
 //! Evaluation metrics for a binary spam classifier (spam = positive class).
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,10 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
 /// rule assumes independent held-out scores of one fixed model; out-of-fold
 /// scores from k fold models approximate that, so the confidence is nominal.
 pub fn allowed_false_positives(ham: usize, max_fpr: f64, confidence: f64) -> usize {
-    if !(max_fpr > 0.0) || !(confidence < 1.0) {
+    // Written so that NaN takes this branch too.
+    if max_fpr.partial_cmp(&0.0) != Some(Ordering::Greater)
+        || confidence.partial_cmp(&1.0) != Some(Ordering::Less)
+    {
         // No false positive allowed (or a nonsensical setting: be strict).
         return 0;
     }

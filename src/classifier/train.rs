@@ -492,8 +492,8 @@ pub fn out_of_fold_scores(
         vector
     };
     let mut scored = vec![(0.0, false, 0); examples.len()];
-    for fold in 0..k {
-        let fold_df: Vec<usize> = (0..width).map(|j| df_total[j] - df_in[fold][j]).collect();
+    for (fold, df_fold) in df_in.iter().enumerate() {
+        let fold_df: Vec<usize> = (0..width).map(|j| df_total[j] - df_fold[j]).collect();
         let mut keep: Vec<bool> = fold_df.iter().map(|&n| n >= options.min_df).collect();
         let kept = keep.iter().filter(|&&k| k).count();
         if kept > options.max_features {

@@ -132,8 +132,9 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
         folds: args.folds,
         ..TrainOptions::default()
     };
+    let artifact = train::train(&examples, &options, &version, provenance)?;
     if options.folds >= 2 {
-        for (source, file) in provenance.data.iter().enumerate() {
+        for (source, file) in artifact.provenance.data.iter().enumerate() {
             let ham = examples
                 .iter()
                 .filter(|e| e.source == source && !e.is_spam)
@@ -150,7 +151,6 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
             }
         }
     }
-    let artifact = train::train(&examples, &options, &version, provenance)?;
     artifact.save(&args.out)?;
     Ok(artifact)
 }

@@ -59,6 +59,12 @@ fn train_then_eval_then_classify() {
     assert!(
         String::from_utf8_lossy(&train.stdout).contains("trained small: 36 rows (18 spam, 18 ham)")
     );
+    // 18 ham cannot show a 1% false-positive rate: the user is told.
+    assert!(
+        String::from_utf8_lossy(&train.stderr).contains("has 18 ham, too few to show"),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
 
     let eval = replyguard(&["eval", "--model", model_s, "--data", data_s, "--json"]);
     assert!(
@@ -136,6 +142,29 @@ fn a_bad_row_is_reported_with_its_line_number() {
         "{stderr}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn calibration_refuses_one_fold_and_classify_refuses_empty_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.jsonl");
+    write_training_file(&data);
+    let out = dir.path().join("m.json");
+    let train = replyguard(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--folds",
+        "1",
+    ]);
+    assert!(!train.status.success());
+    assert!(String::from_utf8_lossy(&train.stderr).contains("at least 2 folds"));
+    assert!(!out.exists());
+    let classify = replyguard(&["classify", "  "]);
+    assert!(!classify.status.success());
+    assert!(String::from_utf8_lossy(&classify.stderr).contains("empty"));
 }
 
 #[test]
