@@ -234,19 +234,6 @@ pub fn vectorize(
     })
 }
 
-/// Builds the vocabulary and fits the model.
-///
-/// # Errors
-/// No examples of one class, or a linfa failure.
-pub fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, ClassifierError> {
-    let vectorized = vectorize(examples, options)?;
-    let model = fit_rows(&vectorized, examples, options.alpha)?;
-    Ok(Fitted {
-        vocabulary: vectorized.vocabulary,
-        model,
-    })
-}
-
 fn class_of(example: &Example) -> usize {
     if example.is_spam {
         artifact::SPAM
@@ -346,7 +333,8 @@ fn build_vocabulary(examples: &[Example], options: &TrainOptions) -> Vec<String>
 /// out-of-fold scores.
 ///
 /// # Errors
-/// As [`fit`].
+/// No examples of one class, fewer examples of a class than folds (or one
+/// fold), or a linfa failure.
 pub fn train(
     examples: &[Example],
     options: &TrainOptions,
@@ -547,6 +535,16 @@ pub fn evaluate(model: &SpamModel, examples: &[Example], thresholds: Thresholds)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole fit: vocabulary, vectors, linfa.
+    fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, ClassifierError> {
+        let vectorized = vectorize(examples, options)?;
+        let model = fit_rows(&vectorized, examples, options.alpha)?;
+        Ok(Fitted {
+            vocabulary: vectorized.vocabulary,
+            model,
+        })
+    }
 
     #[test]
     fn out_of_fold_scores_equal_refitting_with_linfa_on_the_other_folds() {
