@@ -11,6 +11,19 @@ fn replyguard(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `replyguard train --data DATA --out OUT EXTRA…`.
+fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    replyguard(&args)
+}
+
 fn write_training_file(path: &Path) {
     let spam = [
         "WIN a FREE iPhone now!!! click http://prize.example.com",
@@ -50,7 +63,7 @@ fn train_then_eval_then_classify() {
     write_training_file(&data);
     let (data_s, model_s) = (data.to_str().unwrap(), model.to_str().unwrap());
 
-    let train = replyguard(&["train", "--data", data_s, "--out", model_s, "--folds", "3"]);
+    let train = train(&data, &model, &["--folds", "3"]);
     assert!(
         train.status.success(),
         "{}",
@@ -127,13 +140,7 @@ fn a_bad_row_is_reported_with_its_line_number() {
     .unwrap();
     let out = dir.path().join("m.json");
 
-    let train = replyguard(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let train = train(&data, &out, &[]);
 
     assert!(!train.status.success());
     let stderr = String::from_utf8_lossy(&train.stderr);
@@ -150,15 +157,7 @@ fn calibration_refuses_one_fold_and_classify_refuses_empty_text() {
     let data = dir.path().join("train.jsonl");
     write_training_file(&data);
     let out = dir.path().join("m.json");
-    let train = replyguard(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--folds",
-        "1",
-    ]);
+    let train = train(&data, &out, &["--folds", "1"]);
     assert!(!train.status.success());
     assert!(String::from_utf8_lossy(&train.stderr).contains("at least 2 folds"));
     assert!(!out.exists());
