@@ -17,6 +17,15 @@ def build(rows_tr, rows_te, cfg):
     if wt=="log": Xtr.data=np.log1p(Xtr.data); Xte.data=np.log1p(Xte.data)
     gw=cfg.get("gw",{"c":0.5,"s":10.0})
     w=np.array([gw.get(n[0],1.0) for n in cv.get_feature_names_out()])
+    if cfg.get("select_k"):
+        from sklearn.feature_selection import chi2
+        yy=np.array([r["label"]=="spam" for r in rows_tr],int)
+        sc_,_=chi2(Xtr,yy); sc_=np.nan_to_num(sc_)
+        keep=np.argsort(-sc_)[:cfg["select_k"]]
+        Xtr=Xtr[:,keep]; Xte=Xte[:,keep]; w=w[keep]
+    if cfg.get("idf"):
+        df=np.asarray((Xtr>0).sum(axis=0)).ravel(); n=Xtr.shape[0]
+        w=w*(np.log((1+n)/(1+df))+1)
     D_=sp.diags(w); Xtr=Xtr@D_; Xte=Xte@D_
     if cfg.get("norm","l2")!="none": Xtr=sknorm(Xtr,norm=cfg.get("norm","l2")); Xte=sknorm(Xte,norm=cfg.get("norm","l2"))
     sc=cfg.get("scale",1.0); Xtr=Xtr*sc; Xte=Xte*sc
