@@ -205,11 +205,10 @@ impl Lifecycle {
 
     /// One round of the loop (blocking).
     fn tick(self: &Arc<Self>) -> Result<(), LifecycleError> {
-        let now = Utc::now().naive_utc();
-        let silent_since = now - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default();
+        let stale_after = chrono::TimeDelta::from_std(STALE_AFTER).unwrap_or_default();
         let failed = self
             .db
-            .run_blocking(move |conn| models::fail_stale_jobs(conn, silent_since, now))?;
+            .run_blocking(move |conn| models::fail_stale_jobs(conn, stale_after))?;
         if failed > 0 {
             tracing::warn!(
                 failed,
@@ -242,9 +241,7 @@ impl Lifecycle {
         if !models::try_lock_training(&mut lock)? {
             return Ok(None);
         }
-        let claimed = self.db.run_blocking(|conn| {
-            models::claim_next_job(conn, Utc::now().trunc_subsecs(6).naive_utc())
-        });
+        let claimed = self.db.run_blocking(models::claim_next_job);
         let outcome = match claimed {
             Ok(Some(job)) => {
                 self.run_job(&job);
@@ -264,8 +261,7 @@ impl Lifecycle {
             std::thread::spawn(move || {
                 while !done.load(Ordering::Acquire) {
                     std::thread::sleep(HEARTBEAT_INTERVAL);
-                    let now = Utc::now().trunc_subsecs(6).naive_utc();
-                    let _ = db.run_blocking(|conn| models::heartbeat(conn, id, "training", now));
+                    let _ = db.run_blocking(|conn| models::heartbeat(conn, id, "training"));
                 }
             })
         };
@@ -289,10 +285,9 @@ impl Lifecycle {
         };
         done.store(true, Ordering::Release);
         let _ = beat.join();
-        let now = Utc::now().trunc_subsecs(6).naive_utc();
         if let Err(err) = self
             .db
-            .run_blocking(|conn| models::finish_job(conn, job.id, &result, now))
+            .run_blocking(|conn| models::finish_job(conn, job.id, &result))
         {
             tracing::error!(job_id = job.id, error = %err, "training job result could not be stored");
         }

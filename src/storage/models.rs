@@ -1,6 +1,6 @@
 //! Stored models, the active-model pointer and training jobs.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound, TimeDelta as Duration, Utc};
 use diesel::prelude::*;
 
 use super::schema::{active_model, models, training_jobs};
@@ -172,10 +172,7 @@ pub fn find_job(conn: &mut DbConn, id: i64) -> Result<Option<JobRecord>, Storage
 ///
 /// # Errors
 /// Any database failure.
-pub fn claim_next_job(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-) -> Result<Option<JobRecord>, StorageError> {
+pub fn claim_next_job(conn: &mut DbConn) -> Result<Option<JobRecord>, StorageError> {
     let next: Option<i64> = training_jobs::table
         .filter(training_jobs::status.eq("queued"))
         .select(training_jobs::id)
@@ -183,6 +180,7 @@ pub fn claim_next_job(
         .first(conn)
         .optional()?;
     let Some(id) = next else { return Ok(None) };
+    let now = database_now(conn)?;
     let claimed = diesel::update(
         training_jobs::table
             .filter(training_jobs::id.eq(id))
@@ -205,12 +203,8 @@ pub fn claim_next_job(
 ///
 /// # Errors
 /// Any database failure.
-pub fn heartbeat(
-    conn: &mut DbConn,
-    id: i64,
-    progress: &str,
-    now: NaiveDateTime,
-) -> Result<(), StorageError> {
+pub fn heartbeat(conn: &mut DbConn, id: i64, progress: &str) -> Result<(), StorageError> {
+    let now = database_now(conn)?;
     diesel::update(training_jobs::table.filter(training_jobs::id.eq(id)))
         .set((
             training_jobs::progress.eq(progress),
@@ -233,12 +227,8 @@ pub struct JobResult {
 
 /// # Errors
 /// Any database failure.
-pub fn finish_job(
-    conn: &mut DbConn,
-    id: i64,
-    result: &JobResult,
-    now: NaiveDateTime,
-) -> Result<(), StorageError> {
+pub fn finish_job(conn: &mut DbConn, id: i64, result: &JobResult) -> Result<(), StorageError> {
+    let now = database_now(conn)?;
     diesel::update(training_jobs::table.filter(training_jobs::id.eq(id)))
         .set((
             training_jobs::status.eq(if result.succeeded {
@@ -258,15 +248,15 @@ pub fn finish_job(
     Ok(())
 }
 
-/// Marks `running` jobs whose process stopped sending heartbeats as failed.
+/// Marks `running` jobs whose process sent no heartbeat for `stale_after` as
+/// failed. Heartbeats and this check both read [`database_now`], so instances
+/// whose clocks disagree still agree on which jobs are silent.
 ///
 /// # Errors
 /// Any database failure.
-pub fn fail_stale_jobs(
-    conn: &mut DbConn,
-    silent_since: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<usize, StorageError> {
+pub fn fail_stale_jobs(conn: &mut DbConn, stale_after: Duration) -> Result<usize, StorageError> {
+    let now = database_now(conn)?;
+    let silent_since = now - stale_after;
     Ok(diesel::update(
         training_jobs::table
             .filter(training_jobs::status.eq("running"))
@@ -283,6 +273,30 @@ pub fn fail_stale_jobs(
         training_jobs::finished_at.eq(now),
     ))
     .execute(conn)?)
+}
+
+/// The database's clock, in UTC to the microsecond: job timestamps come from it,
+/// so that instances sharing one PostgreSQL compare heartbeats against one clock
+/// rather than each against its own. (`now() AT TIME ZONE 'UTC'` holds whatever
+/// the session's time zone is.) A SQLite file serves the machine it is on, and
+/// that machine's clock is the one to use.
+///
+/// # Errors
+/// Any database failure.
+pub fn database_now(conn: &mut DbConn) -> Result<NaiveDateTime, StorageError> {
+    #[derive(QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        now: NaiveDateTime,
+    }
+    match conn {
+        DbConn::Pg(pg) => {
+            let row: Now =
+                diesel::sql_query("SELECT now() AT TIME ZONE 'UTC' AS now").get_result(pg)?;
+            Ok(row.now)
+        }
+        DbConn::Sqlite(_) => Ok(Utc::now().trunc_subsecs(6).naive_utc()),
+    }
 }
 
 /// Key of the PostgreSQL advisory lock held while a job trains.

@@ -16,6 +16,7 @@ both_backends!(
     a_worse_candidate_stays_inactive,
     training_needs_enough_examples_of_each_class,
     a_job_interrupted_by_a_restart_is_reported_failed,
+    job_timestamps_come_from_the_database_clock_in_utc,
 );
 
 /// Real labelled comments: the first `n` of each class in the YouTube test split.
@@ -279,5 +280,26 @@ async fn a_job_interrupted_by_a_restart_is_reported_failed(backend: Backend) {
             .as_str()
             .is_some_and(|e| e.contains("interrupted")),
         "{job}"
+    );
+}
+
+/// Heartbeats are compared with the database's clock, not each instance's; it
+/// must be UTC whatever time zone a session is in (PostgreSQL's `now()` is
+/// zone-aware and the columns are not).
+async fn job_timestamps_come_from_the_database_clock_in_utc(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut conn = app.conn();
+    if let replyguard::storage::DbConn::Pg(pg) = &mut conn {
+        diesel::sql_query("SET TIME ZONE 'Pacific/Chatham'")
+            .execute(pg)
+            .unwrap();
+    }
+    let before = Utc::now().naive_utc();
+    let now = replyguard::storage::models::database_now(&mut conn).unwrap();
+    let after = Utc::now().naive_utc();
+    let slack = chrono::Duration::seconds(2);
+    assert!(
+        before - slack <= now && now <= after + slack,
+        "database clock {now} is not UTC between {before} and {after}"
     );
 }
