@@ -390,9 +390,6 @@ impl Permalink {
 pub struct CommentBody(String);
 
 impl CommentBody {
-    /// # Errors
-    /// A message when the text is missing, shows nothing, is too long or holds
-    /// control characters other than line breaks and tabs.
     /// SHA-256 (hex) of the text case-folded with whitespace runs collapsed, so
     /// trivial variations of the same comment compare equal.
     pub fn fingerprint(&self) -> String {
@@ -401,6 +398,9 @@ impl CommentBody {
         format!("{:x}", Sha256::digest(normalized.join(" ").as_bytes()))
     }
 
+    /// # Errors
+    /// A message when the text is missing, shows nothing, is too long or holds
+    /// control characters other than line breaks and tabs.
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
         let value = visible(raw).ok_or("Please type your comment text.")?;
         if value.len() > MAX_CONTENT_BYTES {

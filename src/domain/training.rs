@@ -2,7 +2,10 @@
 
 use serde::Deserialize;
 
-use super::comment::MAX_CONTENT_BYTES;
+use super::comment::{
+    AuthorEmail, AuthorUrl, MAX_AUTHOR_EMAIL_CHARS, MAX_AUTHOR_NAME_CHARS, MAX_AUTHOR_URL_CHARS,
+    MAX_CONTENT_BYTES,
+};
 
 /// A valid labelled example.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,16 +57,47 @@ impl TryFrom<ExampleRow> for LabelledExample {
                 None
             }
         };
-        let clean = |v: Option<String>| {
-            v.map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty() && !s.contains('\0'))
+        // Author fields are optional, and held to the limits and formats of a
+        // submitted comment's (SPEC §4) when given: an empty value means none.
+        let author_name = row
+            .author_name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        if let Some(name) = &author_name {
+            if name.chars().count() > MAX_AUTHOR_NAME_CHARS {
+                problems.push(format!(
+                    "`author_name` must be at most {MAX_AUTHOR_NAME_CHARS} characters."
+                ));
+            } else if name.chars().any(char::is_control) {
+                problems.push("`author_name` must not contain control characters.".to_owned());
+            }
+        }
+        let author_email = match row.author_email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(email) => AuthorEmail::parse(Some(email))
+                .map_err(|_| {
+                    problems.push(format!(
+                        "`author_email` must be a valid email address of at most \
+                         {MAX_AUTHOR_EMAIL_CHARS} characters."
+                    ));
+                })
+                .ok(),
         };
+        let author_url = AuthorUrl::parse_optional(row.author_url.as_deref())
+            .map_err(|_| {
+                problems.push(format!(
+                    "`author_url` must be an http:// or https:// address of at most \
+                     {MAX_AUTHOR_URL_CHARS} characters."
+                ));
+            })
+            .ok()
+            .flatten();
         match is_spam {
             Some(is_spam) if problems.is_empty() => Ok(Self {
                 content,
-                author_name: clean(row.author_name),
-                author_email: clean(row.author_email),
-                author_url: clean(row.author_url),
+                author_name,
+                author_email: author_email.map(|e| e.as_str().to_owned()),
+                author_url: author_url.map(|u| u.as_str().to_owned()),
                 is_spam,
             }),
             _ => Err(problems),
@@ -99,5 +133,40 @@ mod tests {
             2
         );
         assert!(LabelledExample::try_from(row(Some("  "), Some("ham"))).is_err());
+    }
+
+    fn with_author(name: &str, email: &str, url: &str) -> ExampleRow {
+        ExampleRow {
+            author_name: Some(name.to_owned()),
+            author_email: Some(email.to_owned()),
+            author_url: Some(url.to_owned()),
+            ..row(Some("buy now"), Some("spam"))
+        }
+    }
+
+    #[test]
+    fn author_fields_follow_the_comment_rules_when_given() {
+        let example =
+            LabelledExample::try_from(with_author(" Ada ", "Ada@Example.COM", "example.com/x"))
+                .unwrap();
+        assert_eq!(example.author_name.as_deref(), Some("Ada"));
+        assert_eq!(example.author_email.as_deref(), Some("ada@example.com"));
+        assert_eq!(example.author_url.as_deref(), Some("http://example.com/x"));
+
+        let empty = LabelledExample::try_from(with_author("", " ", "")).unwrap();
+        assert_eq!(
+            (empty.author_name, empty.author_email, empty.author_url),
+            (None, None, None)
+        );
+
+        let problems =
+            LabelledExample::try_from(with_author("a\u{7}b", "not an address", "ftp://x.example"))
+                .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        for field in ["author_name", "author_email", "author_url"] {
+            assert!(problems.iter().any(|p| p.contains(field)), "{problems:?}");
+        }
+        let long_name = "n".repeat(MAX_AUTHOR_NAME_CHARS + 1);
+        assert!(LabelledExample::try_from(with_author(&long_name, "", "")).is_err());
     }
 }

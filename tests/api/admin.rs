@@ -571,6 +571,7 @@ async fn import_is_all_or_nothing_and_skips_duplicates(backend: Backend) {
                 {"content": "Fine row", "label": "ham"},
                 {"content": "", "label": "spam"},
                 {"content": "x", "label": "maybe"},
+                {"content": "y", "label": "ham", "author_email": "not an address"},
             ])),
         )
         .await;
@@ -594,7 +595,10 @@ async fn import_is_all_or_nothing_and_skips_duplicates(backend: Backend) {
     let body = bad.assert_error(422, "validation_failed");
     assert!(
         body["error"]["fields"]["rows[1]"].is_array()
-            && body["error"]["fields"]["rows[2]"].is_array(),
+            && body["error"]["fields"]["rows[2]"].is_array()
+            && body["error"]["fields"]["rows[3]"][0]
+                .as_str()
+                .is_some_and(|m| m.contains("author_email")),
         "{body}"
     );
     assert!(body["error"]["fields"].get("rows[0]").is_none());
