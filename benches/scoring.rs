@@ -10,8 +10,9 @@ const TYPICAL: &str =
 const SPAMMY: &str = "CHECK OUT MY CHANNEL!!! subscribe and win FREE gift cards http://free-gifts.example.com click here now!!!";
 
 fn scoring(c: &mut Criterion) {
-    let Ok(model) = SpamModel::shipped() else {
-        return;
+    let model = match SpamModel::shipped() {
+        Ok(model) => model,
+        Err(err) => panic!("the shipped model does not load: {err}"),
     };
     for (name, text) in [
         ("score_typical_comment", TYPICAL),
@@ -35,8 +36,9 @@ fn keywords(c: &mut Criterion) {
             .map(|i| format!("{prefix}{i:05}word"))
             .collect::<Vec<_>>()
     };
-    let Ok(matcher) = KeywordMatcher::new(list("hold"), list("ban"), 1) else {
-        return;
+    let matcher = match KeywordMatcher::new(list("hold"), list("ban"), 1) {
+        Ok(matcher) => matcher,
+        Err(err) => panic!("keyword lists do not build: {err}"),
     };
     let fields = [
         "Ada Lovelace",
