@@ -55,6 +55,9 @@ pub enum ApiError {
     DuplicateComment,
     #[error("You are posting comments too quickly. Slow down.")]
     TooManyRequests { retry_after: u64 },
+    /// The per-IP request rate limit (any public endpoint).
+    #[error("Too many requests from your address. Please wait {retry_after} seconds and try again.")]
+    RateLimited { retry_after: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     Unavailable(#[source] StorageError),
     #[error("An internal error occurred.")]
@@ -75,7 +78,7 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::StatusConflict { .. } => "status_conflict",
             Self::DuplicateComment => "duplicate_comment",
-            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -85,7 +88,9 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
-            Self::TooManyRequests { retry_after } => Some((*retry_after).max(1)),
+            Self::TooManyRequests { retry_after } | Self::RateLimited { retry_after } => {
+                Some((*retry_after).max(1))
+            }
             _ => None,
         }
     }
@@ -167,7 +172,9 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::StatusConflict { .. } => StatusCode::CONFLICT,
             Self::DuplicateComment => StatusCode::CONFLICT,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -12,6 +12,7 @@ pub mod render;
 
 use std::sync::Arc;
 
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::web;
 use arc_swap::ArcSwap;
 
@@ -67,6 +68,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
         .service(
             web::resource("/api/v1/comments")
                 .wrap(limited())
+                .wrap_fn(|req, srv| {
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await?.map_into_boxed_body();
+                        let (req, response) = response.into_parts();
+                        let response = limits::page_for_form_posts(&req, response);
+                        Ok(ServiceResponse::new(req, response))
+                    }
+                })
                 .post(comments::submit_comment),
         )
         .service(

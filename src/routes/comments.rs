@@ -46,6 +46,11 @@ enum BodyKind {
     Form,
 }
 
+/// Whether the request is a form post (it gets HTML pages, not JSON errors).
+pub fn is_form_post(req: &HttpRequest) -> bool {
+    matches!(body_kind(req), Ok(BodyKind::Form))
+}
+
 fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
     let content_type = req
         .headers()

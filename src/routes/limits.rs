@@ -40,8 +40,31 @@ impl KeyExtractor for ClientIpKey {
     ) -> HttpResponse {
         let wait = negative.wait_time_from(DefaultClock::default().now());
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::TooManyRequests { retry_after }.error_response()
+        ApiError::RateLimited {
+            retry_after: retry_after.max(1),
+        }
+        .error_response()
     }
+}
+
+/// Turns the rate limiter's JSON 429 into the HTML error page for form posts
+/// (browsers show it; SPEC §4), keeping its status and `Retry-After`.
+pub fn page_for_form_posts(
+    req: &actix_web::HttpRequest,
+    response: HttpResponse,
+) -> HttpResponse {
+    if response.status() != actix_web::http::StatusCode::TOO_MANY_REQUESTS
+        || !super::comments::is_form_post(req)
+    {
+        return response;
+    }
+    let retry_after = response
+        .headers()
+        .get(actix_web::http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    super::form::rejected(&ApiError::RateLimited { retry_after }, None)
 }
 
 /// The shared limiter of one instance.

@@ -218,6 +218,29 @@ async fn public_endpoints_are_rate_limited_per_ip_but_admin_is_not(backend: Back
     statuses[3].assert_error(429, "too_many_requests");
     assert!(statuses[3].header("retry-after").is_some());
     assert!(admin.iter().all(|s| *s == 200), "{admin:?}");
+
+    // A browser posting the comment form gets a page it can show, not JSON.
+    let form = app
+        .post_form(
+            &[
+                ("comment_post_ID", "p"),
+                ("author", "Ada"),
+                ("email", "ada@example.com"),
+                ("comment", "Hello"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(form.status, 429);
+    assert!(form.header("retry-after").is_some());
+    assert!(
+        form.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        form.header("content-type")
+    );
+    assert!(form.text().contains("Too many requests"), "{}", form.text());
+    assert_eq!(app.stored_count(), 0);
 }
 
 async fn too_many_links_hold_a_comment(backend: Backend) {
