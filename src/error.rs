@@ -37,6 +37,9 @@ pub enum ApiError {
     MalformedRequest(String),
     #[error("The request body is too large: at most 1 MiB (32 MiB for training-data imports).")]
     PayloadTooLarge,
+    /// The client stopped sending its body.
+    #[error("The request body stopped arriving; send the whole request again.")]
+    RequestTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("Some fields are missing or invalid.")]
@@ -56,7 +59,9 @@ pub enum ApiError {
     #[error("You are posting comments too quickly. Slow down.")]
     TooManyRequests { retry_after: u64 },
     /// The per-IP request rate limit (any public endpoint).
-    #[error("Too many requests from your address. Please wait {retry_after} seconds and try again.")]
+    #[error(
+        "Too many requests from your address. Please wait {retry_after} seconds and try again."
+    )]
     RateLimited { retry_after: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     Unavailable(#[source] StorageError),
@@ -70,6 +75,7 @@ impl ApiError {
         match self {
             Self::MalformedRequest(_) => "malformed_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::NotFound(_) => "not_found",
@@ -121,11 +127,10 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 Self::UnsupportedMediaType("This content type is not supported here.".into())
             }
-            s if s.is_client_error() => Self::MalformedRequest(
-                s.canonical_reason()
-                    .unwrap_or("The request could not be understood.")
-                    .to_owned(),
-            ),
+            s if s.is_client_error() => Self::MalformedRequest(format!(
+                "The request was refused ({}).",
+                s.canonical_reason().unwrap_or("client error")
+            )),
             s => Self::Internal(anyhow::anyhow!("unhandled error status {s}")),
         }
     }
@@ -164,6 +169,7 @@ impl ResponseError for ApiError {
         match self {
             Self::MalformedRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -256,6 +262,7 @@ mod tests {
                 "malformed_request",
             ),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (ApiError::RequestTimeout, 408, "request_timeout"),
             (
                 ApiError::UnsupportedMediaType("x".into()),
                 415,

@@ -83,7 +83,7 @@ pub async fn submit_comment(
     let kind = body_kind(&req)?;
     // Read here rather than by an extractor, so that a form post that is too
     // large still gets the HTML page a browser can show.
-    let body = match read_body(payload, BODY_LIMIT_BYTES).await {
+    let body = match read_body(&req, payload, BODY_LIMIT_BYTES).await {
         Ok(body) => body,
         Err(error) => {
             return match kind {
@@ -136,11 +136,33 @@ fn parent_refused() -> ValidationErrors {
     )
 }
 
-/// Reads a request body of at most `limit` bytes.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+/// How long a request body may go without sending anything before it is
+/// answered 408 (actix-web times out only the request head).
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Reads a request body of at most `limit` bytes: 413 at once when its
+/// `Content-Length` says it is larger, and as soon as more arrives otherwise;
+/// 408 when it stalls for [`BODY_IDLE_TIMEOUT`].
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, payload.next())
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|_| {
             ApiError::MalformedRequest("The request body could not be read.".into())
         })?;

@@ -49,10 +49,7 @@ impl KeyExtractor for ClientIpKey {
 
 /// Turns the rate limiter's JSON 429 into the HTML error page for form posts
 /// (browsers show it; SPEC §4), keeping its status and `Retry-After`.
-pub fn page_for_form_posts(
-    req: &actix_web::HttpRequest,
-    response: HttpResponse,
-) -> HttpResponse {
+pub fn page_for_form_posts(req: &actix_web::HttpRequest, response: HttpResponse) -> HttpResponse {
     if response.status() != actix_web::http::StatusCode::TOO_MANY_REQUESTS
         || !super::comments::is_form_post(req)
     {

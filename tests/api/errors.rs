@@ -7,6 +7,8 @@ both_backends!(
     malformed_json_is_400,
     unsupported_media_type_is_415,
     body_over_one_mebibyte_is_413,
+    declared_body_over_the_limit_is_413_before_it_arrives,
+    a_stalled_body_is_408,
     unknown_route_is_404,
     wrong_method_is_405,
     database_lock_past_timeout_is_503_and_the_service_recovers,
@@ -46,6 +48,58 @@ async fn body_over_one_mebibyte_is_413(backend: Backend) {
         .await;
 
     reply.assert_error(413, "payload_too_large");
+    assert_eq!(app.stored_count(), 0);
+}
+
+/// Sends a request head and the start of a body over a raw connection, then
+/// stalls; returns what the server answered (its status line and body).
+async fn stall_after(app: &crate::helpers::TestApp, path: &str, content_length: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {content_length}\r\n\r\n[{{",
+        crate::helpers::ADMIN_TOKEN
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the body's end (the server closes or the JSON object ends).
+    while !String::from_utf8_lossy(&answer).ends_with("}}") {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut buf))
+            .await
+            .expect("the server answered within 30 s")
+            .unwrap();
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn declared_body_over_the_limit_is_413_before_it_arrives(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    for path in ["/api/v1/comments", "/api/v1/admin/training-examples"] {
+        let started = std::time::Instant::now();
+        let answer = stall_after(&app, path, "99999999999").await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains("payload_too_large"), "{path}: {answer}");
+        // Well before the stalled-body timeout: the length alone decided.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    assert_eq!(app.stored_count(), 0);
+}
+
+async fn a_stalled_body_is_408(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let answer = stall_after(&app, "/api/v1/comments", "100").await;
+
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
     assert_eq!(app.stored_count(), 0);
 }
 

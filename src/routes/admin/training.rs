@@ -82,11 +82,12 @@ pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
 /// Imports labelled examples.
 pub async fn import_examples(
     _admin: Admin,
+    req: actix_web::HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     // Read only once the token is checked: no stranger makes the server buffer 32 MiB.
-    let body = crate::routes::comments::read_body(payload, IMPORT_LIMIT_BYTES).await?;
+    let body = crate::routes::comments::read_body(&req, payload, IMPORT_LIMIT_BYTES).await?;
     let examples = parse_examples(&body)?;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let (imported, duplicates) = state
