@@ -243,9 +243,15 @@ struct Customizer {
 impl CustomizeConnection<DbConn, r2d2::Error> for Customizer {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
         match conn {
-            DbConn::Sqlite(c) => c
-                .batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
-                .map_err(r2d2::Error::QueryError),
+            DbConn::Sqlite(c) => {
+                c.batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
+                    .map_err(r2d2::Error::QueryError)?;
+                // SQLite's own lower() folds ASCII only; the admin search must
+                // find `Müller` for `müller` as PostgreSQL does. No index or
+                // stored value depends on lower(), so replacing it is safe.
+                moderation::lower_utils::register_impl(c, |text: String| text.to_lowercase())
+                    .map_err(r2d2::Error::QueryError)
+            }
             // A lock held past the timeout (a long migration, an operator's
             // LOCK TABLE) fails the statement instead of hanging the request.
             DbConn::Pg(c) => c

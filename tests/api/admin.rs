@@ -117,7 +117,7 @@ async fn queue_filters_by_status_post_and_search(backend: Backend) {
     let app = spawn_app(backend).await;
     let a = submit(
         &app,
-        json!({"post_id": "p1", "content": "About the Engine design."}),
+        json!({"post_id": "p1", "content": "About the Engine design. Ünal's ÉCLAIR."}),
     )
     .await;
     let b = submit(
@@ -176,6 +176,14 @@ async fn queue_filters_by_status_post_and_search(backend: Backend) {
         .as_admin("GET", "/api/v1/admin/comments?q=e_w", None)
         .await
         .json();
+    let non_ascii = app
+        .as_admin(
+            "GET",
+            "/api/v1/admin/comments?q=%C3%BCnal%27s%20%C3%A9clair",
+            None,
+        )
+        .await
+        .json();
 
     assert_eq!(ids(all), [c, b, a], "newest first by default");
     assert_eq!(ids(asc), [a, b, c]);
@@ -185,6 +193,7 @@ async fn queue_filters_by_status_post_and_search(backend: Backend) {
     assert_eq!(ids(by_email), [b]);
     assert_eq!(ids(literal), [c], "% is literal");
     assert_eq!(ids(underscore), [c], "_ is literal");
+    assert_eq!(ids(non_ascii), [a], "case folding is Unicode-aware");
     app.as_admin("GET", "/api/v1/admin/comments?status=deleted", None)
         .await
         .assert_error(422, "validation_failed");
