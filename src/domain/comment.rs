@@ -149,7 +149,7 @@ impl TryFrom<RawComment> for CommentDraft {
                 author_url,
                 content,
                 permalink,
-                honeypot: raw.honeypot.is_some_and(|value| !value.trim().is_empty()),
+                honeypot: visible(raw.honeypot.as_deref()).is_some(),
             }),
             _ => Err(errors),
         }
@@ -592,10 +592,15 @@ mod tests {
             ..valid_raw()
         };
         assert!(CommentDraft::try_from(raw).is_ok_and(|d| d.honeypot));
-        let blank = RawComment {
-            honeypot: Some("  ".into()),
-            ..valid_raw()
-        };
-        assert!(CommentDraft::try_from(blank).is_ok_and(|d| !d.honeypot));
+        for empty in ["  ", "\u{200B}", " \u{FEFF}\u{00A0}"] {
+            let blank = RawComment {
+                honeypot: Some(empty.into()),
+                ..valid_raw()
+            };
+            assert!(
+                CommentDraft::try_from(blank).is_ok_and(|d| !d.honeypot),
+                "{empty:?}"
+            );
+        }
     }
 }

@@ -337,7 +337,8 @@ const JSON_FIELDS: [&str; 8] = [
 ];
 
 /// Reads a JSON object. Ids may be strings or integers; any other field must be
-/// a string (or null/absent). Unknown fields are ignored.
+/// a string (or null/absent), except the honeypot, where any value but `false`
+/// counts as filled. Unknown fields are ignored.
 fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| {
         ApiError::MalformedRequest(format!("The request body is not valid JSON: {err}."))
@@ -359,6 +360,10 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
             {
                 Some(n.to_string())
             }
+            // A bot may fill the trap with anything; it must not learn that it
+            // was caught (SPEC §4), so no 422. `false` is how a script says empty.
+            Some(Value::Bool(false)) if field == "honeypot" => None,
+            Some(other) if field == "honeypot" => Some(other.to_string()),
             Some(_) => {
                 let kind = if matches!(field, "post_id" | "parent_id") {
                     "a string or a whole number"

@@ -30,14 +30,21 @@ async fn blatant_spam_is_stored_as_spam_but_reported_pending(backend: Backend) {
 async fn filled_honeypot_is_stored_as_spam_but_reported_pending(backend: Backend) {
     let app = spawn_app(backend).await;
 
-    let reply = app.submit(json!({"honeypot": "I am a bot"})).await;
+    // Whatever a bot puts in the trap, it is told `pending`, never a 422.
+    let filled = [json!("I am a bot"), json!(1), json!(true), json!({"x": 1})];
+    for (i, value) in filled.iter().enumerate() {
+        let reply = app
+            .submit(json!({"honeypot": value, "content": format!("Bot comment number {i}.")}))
+            .await;
 
-    assert_eq!(reply.status, 201);
-    assert_eq!(reply.json()["status"], "pending");
-    assert_eq!(
-        app.stored_status(reply.json()["id"].as_i64().unwrap()),
-        "spam"
-    );
+        assert_eq!(reply.status, 201, "{value}: {}", reply.text());
+        assert_eq!(reply.json()["status"], "pending");
+        assert_eq!(
+            app.stored_status(reply.json()["id"].as_i64().unwrap()),
+            "spam",
+            "{value}"
+        );
+    }
 }
 
 async fn known_author_is_approved_under_the_default_policy(backend: Backend) {
