@@ -104,11 +104,14 @@ pub async fn submit_comment(
             }))
         }
         BodyKind::Form => {
-            let fields = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
-                Ok(fields) => fields,
-                Err(_) => {
-                    let error =
-                        ApiError::MalformedRequest("The form data could not be read.".into());
+            let decoded = form_is_utf8(&body)
+                .then(|| serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body));
+            let fields = match decoded {
+                Some(Ok(fields)) => fields,
+                _ => {
+                    let error = ApiError::MalformedRequest(
+                        "The form data could not be read: it must be URL-encoded UTF-8.".into(),
+                    );
                     return Ok(form::rejected(&error, None));
                 }
             };
@@ -134,6 +137,14 @@ fn parent_refused() -> ValidationErrors {
         "parent_id",
         "The comment you are replying to does not exist on this post or is not published.",
     )
+}
+
+/// Whether every name and value of a form body decodes to UTF-8 (the decoder
+/// would otherwise replace bad bytes with U+FFFD and store the damage).
+fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&')
+        .flat_map(|pair| pair.splitn(2, |&b| b == b'='))
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
 }
 
 /// How long a request body may go without sending anything before it is

@@ -255,6 +255,24 @@ async fn form_validation_error_is_an_html_page_with_the_same_status(backend: Bac
     assert!(page.contains("Please type your comment text."), "{page}");
     assert!(page.contains("history.back()"), "{page}");
     assert_eq!(app.stored_count(), 0);
+
+    // Bytes that are not UTF-8, percent-encoded or raw, are refused rather
+    // than stored as U+FFFD.
+    for body in [
+        b"comment_post_ID=7&author=Ada&email=ada%40example.com&comment=hi%FFthere".to_vec(),
+        b"comment_post_ID=7&author=Ada&email=ada%40example.com&comment=hi\xFFthere".to_vec(),
+    ] {
+        let reply = app
+            .post_raw(
+                "/api/v1/comments",
+                "application/x-www-form-urlencoded",
+                body,
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.text());
+        assert!(reply.text().contains("UTF-8"), "{}", reply.text());
+    }
+    assert_eq!(app.stored_count(), 0);
 }
 
 async fn reply_must_target_an_approved_comment_of_the_same_post(backend: Backend) {
