@@ -47,28 +47,40 @@ pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> 
             if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
                 bail!("a token name must be 1 to 100 printable characters");
             }
+            if name.eq_ignore_ascii_case(auth::BOOTSTRAP_ACTOR) {
+                bail!(
+                    "`{name}` is reserved: the audit trail names REPLYGUARD_ADMIN_TOKEN's actions so"
+                );
+            }
             let token = auth::generate_token().context("no randomness available")?;
             let hash = auth::hash_token(&token);
             let created =
                 with_connection(settings, |conn| tokens::insert(conn, &name, &hash, now))?;
             if !created {
-                bail!("a token named `{name}` already exists");
+                bail!(
+                    "a token named `{name}` exists or existed; names stay taken after \
+                     `token revoke` so the audit trail never confuses two tokens: choose another"
+                );
             }
             println!("{token}");
             eprintln!("token `{name}` created; it is shown only this once");
         }
         TokenCommand::List => {
             let all = with_connection(settings, tokens::list)?;
-            println!("{:<30} {:<25} revoked", "name", "created");
+            let stamp = |at: chrono::NaiveDateTime| {
+                at.and_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            let width = all
+                .iter()
+                .map(|t| t.name.chars().count())
+                .chain([4])
+                .max()
+                .unwrap_or(4);
+            println!("{:<width$}  {:<20}  revoked", "name", "created");
             for t in all {
-                let revoked = t
-                    .revoked_at
-                    .map_or_else(|| "-".to_owned(), |at| at.and_utc().to_rfc3339());
-                println!(
-                    "{:<30} {:<25} {revoked}",
-                    t.name,
-                    t.created_at.and_utc().to_rfc3339()
-                );
+                let revoked = t.revoked_at.map_or_else(|| "-".to_owned(), stamp);
+                println!("{:<width$}  {:<20}  {revoked}", t.name, stamp(t.created_at));
             }
         }
         TokenCommand::Revoke { name } => {

@@ -197,6 +197,8 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
     let listed = replyguard_on(&db, &["token", "list"]);
     let revoked = replyguard_on(&db, &["token", "revoke", "alice"]);
     let revoked_again = replyguard_on(&db, &["token", "revoke", "alice"]);
+    let reused = replyguard_on(&db, &["token", "create", "alice"]);
+    let reserved = replyguard_on(&db, &["token", "create", "Bootstrap"]);
 
     assert!(
         created.status.success(),
@@ -213,6 +215,12 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
     );
     assert!(revoked.status.success());
     assert!(!revoked_again.status.success());
+    // Names stay taken after revocation, and the bootstrap token's actor name
+    // is reserved, so the audit trail never names two tokens alike.
+    assert!(!reused.status.success());
+    assert!(String::from_utf8_lossy(&reused.stderr).contains("names stay taken"));
+    assert!(!reserved.status.success());
+    assert!(String::from_utf8_lossy(&reserved.stderr).contains("reserved"));
     let raw = std::fs::read(&db).unwrap();
     let needle = token.as_bytes();
     assert!(
