@@ -294,7 +294,7 @@ impl AuthorEmail {
         if value.chars().count() > MAX_AUTHOR_EMAIL_CHARS {
             return Err("Your email address is too long.".to_owned());
         }
-        if has_control(value) || !value.validate_email() {
+        if has_control(value) || !value.validate_email() || !deliverable_shape(value) {
             return Err("Please enter a valid email address.".to_owned());
         }
         // Stored lower-cased: `Ada@Example.com` and `ada@example.com` are one
@@ -305,6 +305,20 @@ impl AuthorEmail {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// What `validator` lets through but a commenter's address never looks like
+/// (WordPress's `is_email` refuses these too): a domain without a dot
+/// (`ada@localhost`), or a local part that starts or ends with a dot or holds
+/// two in a row (`ada.@example.com`).
+fn deliverable_shape(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    domain.contains('.')
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
 }
 
 /// Parses an `http`/`https` address. A value typed without a scheme
@@ -394,7 +408,14 @@ impl CommentBody {
     /// trivial variations of the same comment compare equal.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
-        let normalized: Vec<String> = self.0.split_whitespace().map(str::to_lowercase).collect();
+        // Invisible characters (zero-width spaces, joiners, BOM) are dropped
+        // first: `hi\u{200B} there` is `hi there` to a reader.
+        let visible: String = self
+            .0
+            .chars()
+            .filter(|c| c.is_whitespace() || !is_invisible(*c))
+            .collect();
+        let normalized: Vec<String> = visible.split_whitespace().map(str::to_lowercase).collect();
         format!("{:x}", Sha256::digest(normalized.join(" ").as_bytes()))
     }
 
@@ -485,8 +506,16 @@ mod tests {
         let at_limit = format!("{}@{}.example.com", "a".repeat(60), "b".repeat(27));
         let over = format!("{}@{}.example.com", "a".repeat(60), "b".repeat(28));
         assert_eq!(at_limit.chars().count(), MAX_AUTHOR_EMAIL_CHARS);
-        let cases: [(&str, Option<&str>, bool); 7] = [
+        let cases: [(&str, Option<&str>, bool); 11] = [
             ("absent", None, false),
+            ("dotless domain", Some("ada@localhost"), false),
+            (
+                "local part ends with a dot",
+                Some("ada.@example.com"),
+                false,
+            ),
+            ("two dots in a row", Some("a..da@example.com"), false),
+            ("dots inside", Some("ada.love.lace@mail.example.com"), true),
             ("no at sign", Some("ada.example.com"), false),
             ("no domain", Some("ada@"), false),
             ("spaces", Some("a da@example.com"), false),
@@ -551,11 +580,13 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_ignores_case_and_whitespace() {
+    fn fingerprint_ignores_case_whitespace_and_invisible_characters() {
         let a = CommentBody::parse(Some("Great  post,\n THANKS")).unwrap();
         let b = CommentBody::parse(Some("great post, thanks")).unwrap();
         let c = CommentBody::parse(Some("great post, thanks!")).unwrap();
+        let d = CommentBody::parse(Some("great\u{200B} post,\u{FEFF} thanks")).unwrap();
         assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(b.fingerprint(), d.fingerprint(), "invisible characters");
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
 

@@ -377,7 +377,7 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
             Some(other) if field == "honeypot" => Some(other.to_string()),
             Some(_) => {
                 let kind = if matches!(field, "post_id" | "parent_id") {
-                    "a string or a whole number"
+                    "a string or a whole number (send numbers beyond 64 bits as strings)"
                 } else {
                     "a string"
                 };
