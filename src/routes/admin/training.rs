@@ -34,20 +34,17 @@ pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
             ApiError::MalformedRequest(format!("The body is not a valid JSON array: {err}."))
         })?;
         for (i, value) in values.into_iter().enumerate() {
-            raw.push((
-                format!("rows[{i}]"),
-                serde_json::from_value(value).map_err(|e| e.to_string()),
-            ));
+            raw.push((format!("rows[{i}]"), row_from_value(value)));
         }
     } else {
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            raw.push((
-                format!("line {}", i + 1),
-                serde_json::from_str(line).map_err(|e| e.to_string()),
-            ));
+            let row = serde_json::from_str(line)
+                .map_err(|_| "This line is not valid JSON.".to_owned())
+                .and_then(row_from_value);
+            raw.push((format!("line {}", i + 1), row));
         }
     }
     if raw.is_empty() {
@@ -77,6 +74,18 @@ pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
     } else {
         Err(errors.into())
     }
+}
+
+/// One row: a JSON object whose known fields are strings (or null).
+fn row_from_value(value: serde_json::Value) -> Result<ExampleRow, String> {
+    if !value.is_object() {
+        return Err("Each example must be a JSON object.".to_owned());
+    }
+    serde_json::from_value(value).map_err(|_| {
+        "`content`, `text`, `author_name`, `author_email`, `author_url` and `label` \
+         must be strings."
+            .to_owned()
+    })
 }
 
 /// Imports labelled examples.
@@ -149,12 +158,18 @@ mod tests {
                 .is_some_and(|f| f.fields().contains_key("rows[1]")),
             "{err:?}"
         );
-        let ndjson = b"{\"content\": \"ok\", \"label\": \"ham\"}\nnot json\n";
+        let ndjson = b"{\"content\": \"ok\", \"label\": \"ham\"}\nnot json\n5\n";
         let err = parse_examples(ndjson).unwrap_err();
+        let fields = err.fields().map(|f| f.fields().clone()).unwrap_or_default();
+        assert_eq!(fields["line 2"], ["This line is not valid JSON."]);
+        assert_eq!(fields["line 3"], ["Each example must be a JSON object."]);
+        let typed = br#"[5, {"content": 7, "label": "spam"}]"#;
+        let err = parse_examples(typed).unwrap_err();
+        let fields = err.fields().map(|f| f.fields().clone()).unwrap_or_default();
+        assert_eq!(fields["rows[0]"], ["Each example must be a JSON object."]);
         assert!(
-            err.fields()
-                .is_some_and(|f| f.fields().contains_key("line 2")),
-            "{err:?}"
+            fields["rows[1]"][0].contains("must be strings"),
+            "{fields:?}"
         );
     }
 }
