@@ -126,6 +126,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
         ApiError::MalformedRequest(format!("The request body is not valid JSON: {err}."))
     })?;
+    if !value.is_object() {
+        return Err(ApiError::MalformedRequest(
+            "The request body must be a JSON object.".into(),
+        ));
+    }
     serde_json::from_value(value)
         .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
 }
