@@ -127,16 +127,20 @@ impl Vectorizer {
     pub fn weigh(&self, input: &ScoringInput<'_>) -> SparseVector {
         let mut sink = HashSink(Vec::with_capacity(256));
         extract(&self.features, input, &mut sink);
-        count_distinct(&sink.0)
+        let hits: Vec<u32> = sink
+            .0
+            .iter()
+            .filter_map(|h| self.index.get(h).copied())
+            .collect();
+        count_distinct(&hits)
             .into_iter()
-            .filter_map(|(hash, n)| {
-                let idx = *self.index.get(&hash)?;
+            .map(|(idx, n)| {
                 let base = match self.config.weighting {
                     Weighting::Binary => 1.0,
                     Weighting::Log => f64::from(n).ln_1p(),
                     Weighting::Count => f64::from(n),
                 };
-                Some((idx, base * self.group_weight[idx as usize]))
+                (idx, base * self.group_weight[idx as usize])
             })
             .collect()
     }
@@ -147,28 +151,29 @@ impl Vectorizer {
     }
 }
 
-/// Each distinct hash with its number of occurrences, in order of first
-/// occurrence: one pass over an open-addressing table twice the input's size
-/// (the hashes are FNV-1a, so their low bits index it directly). Sorting the
-/// hits to merge repeats cost about a sixth of scoring a comment.
-fn count_distinct(hashes: &[u64]) -> Vec<(u64, u32)> {
-    let slots = (hashes.len() * 2).next_power_of_two().max(16);
+/// Each distinct vocabulary index with its number of occurrences, in order of
+/// first occurrence: one pass over an open-addressing table at least twice the
+/// input's size. Sorting the hits to merge repeats cost about a sixth of
+/// scoring a comment. The keys are vocabulary indices, which a commenter cannot
+/// choose freely (the feature hashes they come from could be forged to collide
+/// in a table's low bits), and Fibonacci hashing spreads them.
+fn count_distinct(keys: &[u32]) -> Vec<(u32, u32)> {
+    let slots = (keys.len() * 2).next_power_of_two().max(16);
     let mask = slots - 1;
     let mut table = vec![u32::MAX; slots];
-    let mut distinct: Vec<(u64, u32)> = Vec::with_capacity(hashes.len());
-    for &hash in hashes {
-        // Truncation is the point: the low bits pick the slot.
-        let mut slot = hash as usize & mask;
+    let mut distinct: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+    for &key in keys {
+        let mut slot = fibonacci_slot(key, slots);
         loop {
             let at = table[slot];
             if at == u32::MAX {
-                // At most `hashes.len()` entries, far below u32::MAX.
+                // At most `keys.len()` entries: a comment's features, far below u32::MAX.
                 table[slot] = distinct.len() as u32;
-                distinct.push((hash, 1));
+                distinct.push((key, 1));
                 break;
             }
             let entry = &mut distinct[at as usize];
-            if entry.0 == hash {
+            if entry.0 == key {
                 entry.1 += 1;
                 break;
             }
@@ -176,6 +181,14 @@ fn count_distinct(hashes: &[u64]) -> Vec<(u64, u32)> {
         }
     }
     distinct
+}
+
+/// The slot of `key` in a table of `slots` (a power of two): the top bits of
+/// the key times 2^64 / φ.
+fn fibonacci_slot(key: u32, slots: usize) -> usize {
+    let bits = slots.trailing_zeros();
+    // The shift leaves `bits` bits, and `slots` fits a usize.
+    (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
 /// Scales `vector` to unit `norm`, then by `scale`; an empty vector stays empty.
@@ -197,19 +210,34 @@ pub fn normalize(norm: Norm, scale: f64, vector: &mut SparseVector) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn count_distinct_counts_each_hash_once_in_first_seen_order() {
-        // Hashes sharing their low bits probe past each other; 0 is a valid hash.
-        let mut hashes: Vec<u64> = (0..500u64).map(|i| (i % 37) << 40 | (i % 5)).collect();
-        hashes.extend([0, 0, u64::MAX, 7, u64::MAX]);
-        let mut expected: Vec<(u64, u32)> = Vec::new();
-        for &h in &hashes {
-            match expected.iter_mut().find(|(seen, _)| *seen == h) {
+    fn expected_counts(keys: &[u32]) -> Vec<(u32, u32)> {
+        let mut expected: Vec<(u32, u32)> = Vec::new();
+        for &k in keys {
+            match expected.iter_mut().find(|(seen, _)| *seen == k) {
                 Some(entry) => entry.1 += 1,
-                None => expected.push((h, 1)),
+                None => expected.push((k, 1)),
             }
         }
-        assert_eq!(count_distinct(&hashes), expected);
+        expected
+    }
+
+    #[test]
+    fn count_distinct_counts_each_key_once_in_first_seen_order() {
+        let mut keys: Vec<u32> = (0..500u32).map(|i| (i % 37) * 1_000 + i % 5).collect();
+        keys.extend([0, 0, u32::MAX - 1, 7, u32::MAX - 1]);
+        assert_eq!(count_distinct(&keys), expected_counts(&keys));
         assert!(count_distinct(&[]).is_empty());
+    }
+
+    #[test]
+    fn count_distinct_probes_past_the_end_of_its_table() {
+        // Three keys that all hash to the last of 16 slots (six inputs get a
+        // 16-slot table): the second and third must wrap around to slot 0.
+        let last: Vec<u32> = (0..u32::MAX)
+            .filter(|&k| fibonacci_slot(k, 16) == 15)
+            .take(3)
+            .collect();
+        let keys = [last[0], last[1], last[2], last[2], last[1], last[0]];
+        assert_eq!(count_distinct(&keys), expected_counts(&keys));
     }
 }
