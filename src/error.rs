@@ -4,9 +4,10 @@
 //!   `anyhow` is used only by `main`, the CLI and start-up.
 //! - Handlers return `Result<_, ApiError>`. [`ApiError`] is the only type that
 //!   becomes an HTTP error, and [`ApiError::status_code`] the only mapping from
-//!   error to status (SPEC §3): bad body 400, too large 413, wrong media type
-//!   415, invalid fields 422, unknown resource 404, wrong method 405, duplicate
-//!   or conflicting change 409, database unreachable 503 with `Retry-After`,
+//!   error to status (SPEC §3): bad body 400, stalled body 408, too large 413,
+//!   wrong media type 415, invalid fields 422, unknown resource 404, wrong
+//!   method 405, duplicate or conflicting change 409, flood control or rate
+//!   limit 429 and database unreachable 503 (both with `Retry-After`),
 //!   anything else an opaque 500.
 //! - Every error response carries the JSON envelope
 //!   `{"error": {"code", "message", "fields"?}}`. actix's own errors (unknown
@@ -38,7 +39,7 @@ pub enum ApiError {
     #[error("The request body is too large: at most 1 MiB (32 MiB for training-data imports).")]
     PayloadTooLarge,
     /// The client stopped sending its body.
-    #[error("The request body stopped arriving; send the whole request again.")]
+    #[error("The request body stopped arriving or came too slowly; send the whole request again.")]
     RequestTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -59,9 +60,7 @@ pub enum ApiError {
     #[error("You are posting comments too quickly. Slow down.")]
     TooManyRequests { retry_after: u64 },
     /// The per-IP request rate limit (any public endpoint).
-    #[error(
-        "Too many requests from your address. Please wait {retry_after} seconds and try again."
-    )]
+    #[error("Too many requests from your address. Please try again in {retry_after} s.")]
     RateLimited { retry_after: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
     Unavailable(#[source] StorageError),
@@ -263,6 +262,11 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
             (ApiError::RequestTimeout, 408, "request_timeout"),
+            (
+                ApiError::RateLimited { retry_after: 3 },
+                429,
+                "too_many_requests",
+            ),
             (
                 ApiError::UnsupportedMediaType("x".into()),
                 415,

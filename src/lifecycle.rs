@@ -390,7 +390,6 @@ pub fn queue_job(
     conn: &mut crate::storage::DbConn,
     params: TrainParams,
     min_per_class: usize,
-    now: chrono::NaiveDateTime,
 ) -> Result<Result<i64, String>, StorageError> {
     let stats = training::stats(conn)?;
     let count = |label: &str| {
@@ -406,7 +405,7 @@ pub fn queue_job(
     }
     let parameters =
         serde_json::to_string(&params).map_err(|err| StorageError::Corrupt(err.to_string()))?;
-    Ok(Ok(models::create_job(conn, &parameters, now)?))
+    Ok(Ok(models::create_job(conn, &parameters)?))
 }
 
 fn not_enough(min_per_class: usize, spam: usize, ham: usize) -> String {

@@ -1,6 +1,7 @@
 //! The HTTP surface: the single route table, shared state and request limits.
 
 pub mod admin;
+pub mod body;
 pub mod client;
 pub mod comments;
 pub mod cursor;

@@ -138,8 +138,7 @@ pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
         },
     };
     let min = settings.min_examples_per_class;
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
-    let job_id = with_connection(settings, move |conn| queue_job(conn, params, min, now))?
+    let job_id = with_connection(settings, move |conn| queue_job(conn, params, min))?
         .map_err(anyhow::Error::msg)?;
     let default_model = match &settings.model_path {
         Some(path) => crate::classifier::SpamModel::load(path)?,

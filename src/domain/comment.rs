@@ -188,7 +188,7 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Trims whitespace and returns `None` for a value that is absent or shows nothing.
-fn visible(raw: Option<&str>) -> Option<&str> {
+pub(crate) fn visible(raw: Option<&str>) -> Option<&str> {
     let trimmed = raw?.trim();
     (!trimmed.chars().all(is_invisible)).then_some(trimmed)
 }
@@ -399,6 +399,13 @@ impl Permalink {
     }
 }
 
+/// SHA-256 (hex) of `text` case-folded with whitespace runs collapsed.
+fn folded_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normalized: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    format!("{:x}", Sha256::digest(normalized.join(" ").as_bytes()))
+}
+
 /// The comment text, trimmed, between 1 and [`MAX_CONTENT_BYTES`] bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommentBody(String);
@@ -407,7 +414,6 @@ impl CommentBody {
     /// SHA-256 (hex) of the text case-folded with whitespace runs collapsed, so
     /// trivial variations of the same comment compare equal.
     pub fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
         // Invisible characters (zero-width spaces, joiners, BOM) are dropped
         // first: `hi\u{200B} there` is `hi there` to a reader.
         let visible: String = self
@@ -415,8 +421,20 @@ impl CommentBody {
             .chars()
             .filter(|c| c.is_whitespace() || !is_invisible(*c))
             .collect();
-        let normalized: Vec<String> = visible.split_whitespace().map(str::to_lowercase).collect();
-        format!("{:x}", Sha256::digest(normalized.join(" ").as_bytes()))
+        folded_digest(&visible)
+    }
+
+    /// The fingerprints an earlier comment with this text may be stored under:
+    /// [`Self::fingerprint`] and, when the text holds invisible characters, the
+    /// one versions before 2026-11-25 stored (which kept them).
+    pub fn fingerprints(&self) -> Vec<String> {
+        let current = self.fingerprint();
+        let legacy = folded_digest(&self.0);
+        if legacy == current {
+            vec![current]
+        } else {
+            vec![current, legacy]
+        }
     }
 
     /// # Errors
@@ -588,6 +606,11 @@ mod tests {
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_eq!(b.fingerprint(), d.fingerprint(), "invisible characters");
         assert_ne!(a.fingerprint(), c.fingerprint());
+        // Comments stored before invisible characters were dropped are found too.
+        assert_eq!(b.fingerprints(), [b.fingerprint()]);
+        let legacy = d.fingerprints();
+        assert_eq!(legacy.len(), 2);
+        assert_ne!(legacy[1], legacy[0]);
     }
 
     #[test]

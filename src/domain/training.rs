@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::comment::{
     AuthorEmail, AuthorUrl, MAX_AUTHOR_EMAIL_CHARS, MAX_AUTHOR_NAME_CHARS, MAX_AUTHOR_URL_CHARS,
-    MAX_CONTENT_BYTES,
+    MAX_CONTENT_BYTES, visible,
 };
 
 /// A valid labelled example.
@@ -59,10 +59,7 @@ impl TryFrom<ExampleRow> for LabelledExample {
         };
         // Author fields are optional, and held to the limits and formats of a
         // submitted comment's (SPEC §4) when given: an empty value means none.
-        let author_name = row
-            .author_name
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty());
+        let author_name = visible(row.author_name.as_deref()).map(str::to_owned);
         if let Some(name) = &author_name {
             if name.chars().count() > MAX_AUTHOR_NAME_CHARS {
                 problems.push(format!(
@@ -72,8 +69,8 @@ impl TryFrom<ExampleRow> for LabelledExample {
                 problems.push("`author_name` must not contain control characters.".to_owned());
             }
         }
-        let author_email = match row.author_email.as_deref().map(str::trim) {
-            None | Some("") => None,
+        let author_email = match visible(row.author_email.as_deref()) {
+            None => None,
             Some(email) => AuthorEmail::parse(Some(email))
                 .map_err(|_| {
                     problems.push(format!(
@@ -153,7 +150,8 @@ mod tests {
         assert_eq!(example.author_email.as_deref(), Some("ada@example.com"));
         assert_eq!(example.author_url.as_deref(), Some("http://example.com/x"));
 
-        let empty = LabelledExample::try_from(with_author("", " ", "")).unwrap();
+        let empty =
+            LabelledExample::try_from(with_author("\u{200B}", " \u{FEFF}", "\u{200B}")).unwrap();
         assert_eq!(
             (empty.author_name, empty.author_email, empty.author_url),
             (None, None, None)

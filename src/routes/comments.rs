@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::body::{form_is_utf8, read_body};
 use super::client::RequestMeta;
 use super::{AppState, BODY_LIMIT_BYTES, form};
 use crate::classifier::ScoringInput;
@@ -139,52 +140,6 @@ fn parent_refused() -> ValidationErrors {
     )
 }
 
-/// Whether every name and value of a form body decodes to UTF-8 (the decoder
-/// would otherwise replace bad bytes with U+FFFD and store the damage).
-fn form_is_utf8(body: &[u8]) -> bool {
-    body.split(|&b| b == b'&')
-        .flat_map(|pair| pair.splitn(2, |&b| b == b'='))
-        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
-}
-
-/// How long a request body may go without sending anything before it is
-/// answered 408 (actix-web times out only the request head).
-pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Reads a request body of at most `limit` bytes: 413 at once when its
-/// `Content-Length` says it is larger, and as soon as more arrives otherwise;
-/// 408 when it stalls for [`BODY_IDLE_TIMEOUT`].
-pub async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    use futures_util::StreamExt;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let mut body = web::BytesMut::new();
-    loop {
-        let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, payload.next())
-            .await
-            .map_err(|_| ApiError::RequestTimeout)?;
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|_| {
-            ApiError::MalformedRequest("The request body could not be read.".into())
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
 /// Why a valid-looking submission was refused after the database was asked.
 enum Refusal {
     Invalid(ValidationErrors),
@@ -234,7 +189,7 @@ async fn accept(
     let flood_seconds = state.settings.flood_seconds;
     let model_version = model.version().to_owned();
     let links = count_links(draft.content.as_str());
-    let fingerprint = draft.content.fingerprint();
+    let fingerprints = draft.content.fingerprints();
 
     let outcome = state
         .db
@@ -249,7 +204,7 @@ async fn accept(
                 }
                 let parent_id = draft.parent_id.map(|p| p.0);
                 let post_id = draft.post_id.as_str();
-                if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprint)?
+                if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprints)?
                     .is_some()
                 {
                     return Ok(Err(Refusal::Duplicate));
@@ -304,7 +259,7 @@ async fn accept(
                         reasons: &reasons,
                         created_at: now.naive_utc(),
                         updated_at: now.naive_utc(),
-                        content_fingerprint: &fingerprint,
+                        content_fingerprint: &fingerprints[0],
                     },
                 )?;
                 Ok(Ok(Accepted {

@@ -50,7 +50,15 @@ impl KeyExtractor for ClientIpKey {
 /// Turns the rate limiter's JSON 429 into the HTML error page for form posts
 /// (browsers show it; SPEC §4), keeping its status and `Retry-After`.
 pub fn page_for_form_posts(req: &actix_web::HttpRequest, response: HttpResponse) -> HttpResponse {
+    // The handler's own 429 (flood control) is already a page for form posts;
+    // only the limiter's JSON one is replaced.
+    let is_json = response
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
     if response.status() != actix_web::http::StatusCode::TOO_MANY_REQUESTS
+        || !is_json
         || !super::comments::is_form_post(req)
     {
         return response;

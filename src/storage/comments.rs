@@ -167,11 +167,11 @@ pub fn find_duplicate(
     post_id: &str,
     parent_id: Option<i64>,
     email: &str,
-    fingerprint: &str,
+    fingerprints: &[String],
 ) -> Result<Option<i64>, StorageError> {
     let mut query = comments::table
         .filter(comments::post_id.eq(post_id))
-        .filter(comments::content_fingerprint.eq(fingerprint))
+        .filter(comments::content_fingerprint.eq_any(fingerprints))
         .select((comments::id, comments::author_email))
         .into_boxed();
     query = match parent_id {

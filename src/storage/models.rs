@@ -143,11 +143,8 @@ pub struct JobRecord {
 ///
 /// # Errors
 /// Any database failure.
-pub fn create_job(
-    conn: &mut DbConn,
-    parameters: &str,
-    now: NaiveDateTime,
-) -> Result<i64, StorageError> {
+pub fn create_job(conn: &mut DbConn, parameters: &str) -> Result<i64, StorageError> {
+    let now = database_now(conn)?;
     Ok(diesel::insert_into(training_jobs::table)
         .values((
             training_jobs::status.eq("queued"),

@@ -99,6 +99,27 @@ async fn flood_from_one_ip_is_429_with_retry_after(backend: Backend) {
     let retry: u64 = second.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=15).contains(&retry), "{retry}");
     assert_eq!(app.stored_count(), 1);
+
+    // A form post gets flood control's own page, with its message.
+    let form = app
+        .post_form(
+            &[
+                ("comment_post_ID", "1"),
+                ("author", "Ada"),
+                ("email", "c@example.com"),
+                ("comment", "A third thought."),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(form.status, 429);
+    assert!(form.header("retry-after").is_some());
+    assert!(
+        form.text().contains("posting comments too quickly"),
+        "{}",
+        form.text()
+    );
+    assert_eq!(app.stored_count(), 1);
 }
 
 async fn flood_from_one_email_across_ips_is_429(backend: Backend) {

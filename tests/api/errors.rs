@@ -27,6 +27,21 @@ async fn malformed_json_is_400(backend: Backend) {
 
     reply.assert_error(400, "malformed_request");
     assert_eq!(app.stored_count(), 0);
+
+    // JSON that is not an object is as unreadable as broken JSON, everywhere.
+    let id = app.submit(serde_json::json!({})).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    for (method, path) in [
+        ("POST", "/api/v1/comments".to_owned()),
+        ("PATCH", format!("/api/v1/admin/comments/{id}")),
+        ("POST", "/api/v1/admin/comments/bulk".to_owned()),
+    ] {
+        app.as_admin(method, &path, Some(&serde_json::json!(["approved"])))
+            .await
+            .assert_error(400, "malformed_request");
+    }
+    assert_eq!(app.stored_count(), 1);
 }
 
 async fn unsupported_media_type_is_415(backend: Backend) {

@@ -86,10 +86,9 @@ pub async fn train(
         activate: request.activate.unwrap_or_default(),
     };
     let min = state.lifecycle.min_per_class();
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
     let queued = state
         .db
-        .run(move |conn| queue_job(conn, params, min, now))
+        .run(move |conn| queue_job(conn, params, min))
         .await?;
     match queued {
         Ok(job_id) => {

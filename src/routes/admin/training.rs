@@ -96,7 +96,7 @@ pub async fn import_examples(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     // Read only once the token is checked: no stranger makes the server buffer 32 MiB.
-    let body = crate::routes::comments::read_body(&req, payload, IMPORT_LIMIT_BYTES).await?;
+    let body = crate::routes::body::read_body(&req, payload, IMPORT_LIMIT_BYTES).await?;
     let examples = parse_examples(&body)?;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let (imported, duplicates) = state

@@ -1,0 +1,62 @@
+//! Reading request bodies that handlers take whole (comment posts and
+//! training-data imports): size limits, stalls, and form encoding.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+
+use crate::error::ApiError;
+
+/// Whether every name and value of a form body decodes to UTF-8 (the decoder
+/// would otherwise replace bad bytes with U+FFFD and store the damage).
+pub fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&')
+        .flat_map(|pair| pair.splitn(2, |&b| b == b'='))
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
+}
+
+/// How long a request body may go without sending anything before it is
+/// answered 408 (actix-web times out only the request head).
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a whole request body may take (a client trickling a byte at a
+/// time must not hold a connection for ever): 32 MiB at 128 KiB/s.
+pub const BODY_TOTAL_TIMEOUT: Duration = Duration::from_secs(256);
+
+/// Reads a request body of at most `limit` bytes: 413 at once when its
+/// `Content-Length` says it is larger, and as soon as more arrives otherwise;
+/// 408 when it stalls for [`BODY_IDLE_TIMEOUT`] or is not complete after
+/// [`BODY_TOTAL_TIMEOUT`].
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = web::BytesMut::new();
+    let deadline = tokio::time::Instant::now() + BODY_TOTAL_TIMEOUT;
+    loop {
+        let wait =
+            BODY_IDLE_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let next = tokio::time::timeout(wait, payload.next())
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?;
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|_| {
+            ApiError::MalformedRequest("The request body could not be read.".into())
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
