@@ -365,7 +365,9 @@ impl Database {
     /// [`StorageError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), StorageError> {
         self.run(|conn| {
-            conn.batch_execute("SELECT 1")
+            // Reads the schema, not just the connection: a database re-created
+            // empty under a running instance is not ready.
+            conn.batch_execute("SELECT 1 FROM comments WHERE 1 = 0")
                 .map_err(|err| StorageError::Unavailable(err.to_string()))
         })
         .await

@@ -11,7 +11,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready: the database answers and a model is loaded; 503 `unavailable` otherwise.
+/// Ready: the database answers with replyguard's tables and a model is loaded;
+/// 503 `unavailable` otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.db.ping().await?;
     Ok(HttpResponse::Ok().json(json!({

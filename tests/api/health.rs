@@ -30,6 +30,20 @@ async fn readyz_reports_backend_and_model(backend: Backend) {
     };
     assert_eq!(body["database"], expected);
     assert_eq!(body["model_version"], "spam_nb-v1");
+
+    // A database without replyguard's tables (re-created under a running
+    // instance) is not ready.
+    let rename = |from: &str, to: &str| {
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut app.conn(),
+            &format!("ALTER TABLE {from} RENAME TO {to}"),
+        )
+        .unwrap();
+    };
+    rename("comments", "comments_away");
+    app.get("/readyz").await.assert_error(503, "unavailable");
+    rename("comments_away", "comments");
+    assert_eq!(app.get("/readyz").await.status, 200);
 }
 
 async fn responses_carry_a_request_id(backend: Backend) {
