@@ -13,9 +13,10 @@ use chrono::{SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::AppState;
+use super::body::read_body;
 use super::comments::rfc3339;
 use super::cursor;
+use super::{AppState, BODY_LIMIT_BYTES};
 use crate::auth::Admin;
 use crate::domain::{CommentId, Status, ValidationErrors};
 use crate::error::ApiError;
@@ -102,7 +103,20 @@ pub struct QueueQuery {
     order: Option<String>,
 }
 
-/// Reads a JSON body after authentication has run (an extractor would reject a
+/// Reads and parses a JSON body after authentication has run, with the limits
+/// of [`read_body`] (size, stalls).
+///
+/// # Errors
+/// As [`read_body`] and [`parse_json`].
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload, BODY_LIMIT_BYTES).await?;
+    parse_json(req, &body)
+}
+
+/// Parses a JSON body after authentication has run (an extractor would reject a
 /// bad body before the token was checked, telling strangers about the API).
 /// Not JSON: 415; unparsable: 400; JSON of the wrong shape: 422.
 pub fn parse_json<T: serde::de::DeserializeOwned>(
@@ -252,11 +266,11 @@ pub async fn patch_comment(
     admin: Admin,
     path: web::Path<i64>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CommentId(path.into_inner());
-    let body: PatchRequest = parse_json(&req, &body)?;
+    let body: PatchRequest = read_json(&req, payload).await?;
     let (to, if_status) = parse_decision(&body.status, body.if_status.as_deref())?;
     let now = Utc::now().trunc_subsecs(6).naive_utc();
     let outcome = state
@@ -288,10 +302,10 @@ pub struct BulkRequest {
 pub async fn bulk_update(
     admin: Admin,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BulkRequest = parse_json(&req, &body)?;
+    let body: BulkRequest = read_json(&req, payload).await?;
     let (to, if_status) = parse_decision(&body.status, body.if_status.as_deref())?;
     if body.ids.is_empty() || body.ids.len() > MAX_BULK_IDS {
         return Err(ValidationErrors::single(

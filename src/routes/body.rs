@@ -1,5 +1,5 @@
-//! Reading request bodies that handlers take whole (comment posts and
-//! training-data imports): size limits, stalls, and form encoding.
+//! Reading request bodies, after authentication where there is any (comment
+//! posts, imports, admin JSON): size limits, stalls, and form encoding.
 
 use std::time::Duration;
 

@@ -97,7 +97,12 @@ async fn stall_after(app: &crate::helpers::TestApp, path: &str, content_length: 
 async fn declared_body_over_the_limit_is_413_before_it_arrives(backend: Backend) {
     let app = spawn_app(backend).await;
 
-    for path in ["/api/v1/comments", "/api/v1/admin/training-examples"] {
+    for path in [
+        "/api/v1/comments",
+        "/api/v1/admin/training-examples",
+        "/api/v1/admin/comments/bulk",
+        "/api/v1/admin/models/train",
+    ] {
         let started = std::time::Instant::now();
         let answer = stall_after(&app, path, "99999999999").await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");

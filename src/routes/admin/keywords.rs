@@ -117,10 +117,10 @@ pub struct KeywordsRequest {
 pub async fn put_keywords(
     _admin: Admin,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: KeywordsRequest = super::parse_json(&req, &body)?;
+    let body: KeywordsRequest = super::read_json(&req, payload).await?;
     let mut errors = ValidationErrors::default();
     let mut updates = Vec::new();
     for (field, name, list) in [

@@ -70,9 +70,11 @@ pub struct TrainRequest {
 pub async fn train(
     _admin: Admin,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let body =
+        crate::routes::body::read_body(&req, payload, crate::routes::BODY_LIMIT_BYTES).await?;
     let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TrainRequest {
             include_base_data: None,
