@@ -1,6 +1,6 @@
 //! Stored models, the active-model pointer and training jobs.
 
-use chrono::{NaiveDateTime, SubsecRound, TimeDelta as Duration, Utc};
+use chrono::{NaiveDateTime, SubsecRound, TimeDelta, Utc};
 use diesel::prelude::*;
 
 use super::schema::{active_model, models, training_jobs};
@@ -251,7 +251,7 @@ pub fn finish_job(conn: &mut DbConn, id: i64, result: &JobResult) -> Result<(), 
 ///
 /// # Errors
 /// Any database failure.
-pub fn fail_stale_jobs(conn: &mut DbConn, stale_after: Duration) -> Result<usize, StorageError> {
+pub fn fail_stale_jobs(conn: &mut DbConn, stale_after: TimeDelta) -> Result<usize, StorageError> {
     let now = database_now(conn)?;
     let silent_since = now - stale_after;
     Ok(diesel::update(
