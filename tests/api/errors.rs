@@ -9,6 +9,7 @@ both_backends!(
     body_over_one_mebibyte_is_413,
     declared_body_over_the_limit_is_413_before_it_arrives,
     a_stalled_body_is_408,
+    request_heads_past_the_http_parser_limits_get_bare_statuses,
     unknown_route_is_404,
     wrong_method_is_405,
     database_lock_past_timeout_is_503_and_the_service_recovers,
@@ -121,6 +122,55 @@ async fn a_stalled_body_is_408(backend: Backend) {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
     assert_eq!(app.stored_count(), 0);
+}
+
+/// Sends `head` (a request line and headers) and returns the status line.
+async fn status_of_raw_head(app: &crate::helpers::TestApp, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+/// The limits README documents as the exceptions to the JSON error body:
+/// actix-web's parser refuses these before replyguard sees them.
+async fn request_heads_past_the_http_parser_limits_get_bare_statuses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let get = |path: String, extra: String| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n")
+    };
+    let long_post = |n: usize| format!("/api/v1/posts/{}/comments", "a".repeat(n));
+
+    let within = app.get(&long_post(65_000)).await;
+    within.assert_error(422, "validation_failed");
+    let url = status_of_raw_head(&app, &get(long_post(66_000), String::new())).await;
+    let big_head = status_of_raw_head(
+        &app,
+        &get(
+            "/healthz".into(),
+            format!("X-Big: {}\r\n", "b".repeat(140_000)),
+        ),
+    )
+    .await;
+    let many = (0..100)
+        .map(|i| format!("X-H{i}: v\r\n"))
+        .collect::<String>();
+    let many_headers = status_of_raw_head(&app, &get("/healthz".into(), many)).await;
+
+    assert!(url.starts_with("HTTP/1.1 400"), "{url}");
+    assert!(big_head.starts_with("HTTP/1.1 431"), "{big_head}");
+    assert!(many_headers.starts_with("HTTP/1.1 431"), "{many_headers}");
 }
 
 async fn unknown_route_is_404(backend: Backend) {
