@@ -1,24 +1,17 @@
-//! Admin authentication: `Authorization: Bearer <token>`.
+//! Admin tokens: making, hashing and checking them. The HTTP side (reading
+//! `Authorization: Bearer <token>`) is [`crate::routes::auth`].
 //!
 //! Tokens are random (256 bits), shown once at creation and stored only as a
 //! SHA-256 hash; a lookup compares hashes, so the stored value is useless to a
 //! reader of the database. `REPLYGUARD_ADMIN_TOKEN` is a bootstrap token compared
 //! in constant time. No token ever reaches a log.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::routes::AppState;
-use crate::storage::tokens;
+use crate::storage::{Database, StorageError, tokens};
 
 /// Every token starts with this, so a leaked one is easy to recognise.
 pub const TOKEN_PREFIX: &str = "rg_";
@@ -45,60 +38,46 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// An authenticated moderator, named after their token.
-#[derive(Debug, Clone)]
-pub struct Admin {
-    pub actor: String,
+/// Why a presented token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, or one replyguard never issued.
+    #[error("unknown token")]
+    Unknown,
+    /// A token that was revoked.
+    #[error("revoked token")]
+    Revoked,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
-impl FromRequest for Admin {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned());
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let token = presented
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthorized)?;
-            let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no app state")))?;
-            authenticate(&state, &token).await
-        })
-    }
-}
-
-/// Checks a presented token.
+/// Checks a presented token; returns the actor it names (the token's name,
+/// or [`BOOTSTRAP_ACTOR`] for `REPLYGUARD_ADMIN_TOKEN`).
 ///
 /// # Errors
-/// [`ApiError::Unauthorized`] for an unknown token, [`ApiError::Forbidden`] for a
-/// revoked one, [`ApiError::Unavailable`] if the database cannot be asked.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> {
+/// [`AuthError::Unknown`], [`AuthError::Revoked`], or the database failing.
+pub async fn authenticate(
+    db: &Database,
+    bootstrap: Option<&SecretString>,
+    token: &str,
+) -> Result<String, AuthError> {
+    if token.is_empty() {
+        return Err(AuthError::Unknown);
+    }
     let hash = hash_token(token);
-    if let Some(bootstrap) = &state.settings.admin_token {
+    if let Some(bootstrap) = bootstrap {
         let expected = hash_token(bootstrap.expose_secret());
         if constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
-            return Ok(Admin {
-                actor: BOOTSTRAP_ACTOR.to_owned(),
-            });
+            return Ok(BOOTSTRAP_ACTOR.to_owned());
         }
     }
-    let found = state
-        .db
+    let found = db
         .run(move |conn| tokens::find_by_hash(conn, &hash))
         .await?;
     match found {
-        None => Err(ApiError::Unauthorized),
-        Some(record) if record.revoked_at.is_some() => Err(ApiError::Forbidden),
-        Some(record) => Ok(Admin { actor: record.name }),
+        None => Err(AuthError::Unknown),
+        Some(record) if record.revoked_at.is_some() => Err(AuthError::Revoked),
+        Some(record) => Ok(record.name),
     }
 }
 
@@ -112,8 +91,13 @@ mod tests {
         let b = generate_token().unwrap();
         assert_ne!(a, b);
         assert!(a.starts_with(TOKEN_PREFIX) && a.len() > 40);
-        assert_eq!(hash_token(&a).len(), 64);
-        assert_ne!(hash_token(&a), a);
+        // SHA-256, hex: a known vector, and the same token always hashes the same.
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hash_token(&a), hash_token(&a.clone()));
+        assert_ne!(hash_token(&a), hash_token(&b));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! underflow (linfa 0.8.1's `predict_proba` does).
 
 pub mod artifact;
+pub mod calibration;
 pub mod features;
 pub mod metrics;
 pub mod train;
@@ -88,6 +89,18 @@ impl SpamModel {
     /// The file is missing or not a valid artifact.
     pub fn load(path: &Path) -> Result<Self, ClassifierError> {
         Self::from_artifact(Artifact::load(path)?)
+    }
+
+    /// The model at `path` if one is configured (`REPLYGUARD_MODEL_PATH`,
+    /// `--model`), else the shipped one: the default model wherever one is needed.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_or_shipped(path: Option<&Path>) -> Result<Self, ClassifierError> {
+        match path {
+            Some(path) => Self::load(path),
+            None => Self::shipped(),
+        }
     }
 
     /// # Errors
@@ -343,17 +356,25 @@ mod tests {
         assert!((probability_of_second(-10_000.0, -10_000.0) - 0.5).abs() < 1e-12);
         assert!(probability_of_second(-1e6, -1.0) > 0.999_999);
         assert!(probability_of_second(-1.0, -1e6) < 1e-12);
-        let p = probability_of_second(f64::MIN / 2.0, 0.0);
-        assert!(p.is_finite());
+        // A gap far beyond what exp() can represent still gives a certainty,
+        // not NaN or infinity.
+        assert_eq!(probability_of_second(f64::MIN / 2.0, 0.0), 1.0);
+        assert_eq!(probability_of_second(0.0, f64::MIN / 2.0), 0.0);
     }
 
     #[test]
-    fn shipped_model_loads_and_scores_within_bounds() {
+    fn shipped_model_loads_and_tells_ham_from_spam() {
         let model = SpamModel::shipped().unwrap();
-        let p = model.spam_probability(&ScoringInput {
-            text: "Great article, thanks!",
-            ..Default::default()
-        });
-        assert!((0.0..=1.0).contains(&p));
+        let score = |text| {
+            model.spam_probability(&ScoringInput {
+                text,
+                ..Default::default()
+            })
+        };
+        let ham = score("Great article, thanks! The second example cleared it up for me.");
+        let spam =
+            score("CHECK OUT MY CHANNEL!!! subscribe http://bit.ly/free-money win $1000 now");
+        assert!(ham < model.thresholds().ham, "ham scored {ham}");
+        assert!(spam >= model.thresholds().spam, "spam scored {spam}");
     }
 }

@@ -3,7 +3,7 @@
 //! variables of SPEC §2 or the matching flags (`replyguard --help`).
 
 mod admin;
-mod model;
+pub mod model;
 
 use std::process::ExitCode;
 
@@ -65,8 +65,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings),
         Command::Migrate => {
-            let applied = storage::run_migrations(&cli.settings.database_url)
-                .with_context(|| format!("cannot migrate {}", cli.settings.database_url))?;
+            let applied = storage::run_migrations(
+                &cli.settings.database_url,
+                cli.settings.pool_options().timeout,
+            )
+            .with_context(|| format!("cannot migrate {}", cli.settings.database_url))?;
             println!(
                 "{} migration(s) applied to {}",
                 applied.len(),

@@ -1,7 +1,10 @@
 //! The error policy, in one place.
 //!
-//! - `domain`, `classifier` and `storage` return their own `thiserror` types;
-//!   `anyhow` is used only by `main`, the CLI and start-up.
+//! - `domain`, `classifier`, `storage` and the workflows above them
+//!   (`submission`, `auth`, `cache`) return their own `thiserror` types, and
+//!   the `From` impls below are the one place each becomes an HTTP error.
+//!   `anyhow` serves `main`, the CLI and start-up, and carries the opaque
+//!   cause of [`ApiError::Internal`].
 //! - Handlers return `Result<_, ApiError>`. [`ApiError`] is the only type that
 //!   becomes an HTTP error, and [`ApiError::status_code`] the only mapping from
 //!   error to status (SPEC §3): bad body 400, stalled body 408, too large 413,
@@ -25,8 +28,13 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::auth::AuthError;
+use crate::cache::CacheError;
 use crate::domain::ValidationErrors;
+use crate::domain::dataset::DatasetError;
+use crate::domain::submission::Refusal;
 use crate::storage::StorageError;
+use crate::submission::SubmitError;
 
 /// Seconds a client is asked to wait after a 503.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
@@ -140,6 +148,77 @@ impl From<StorageError> for ApiError {
         match err {
             StorageError::Unavailable(_) => Self::Unavailable(err),
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(errors) => errors.into(),
+            Refusal::Duplicate => Self::DuplicateComment,
+            Refusal::TooSoon { retry_after } => Self::TooManyRequests { retry_after },
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(err: SubmitError) -> Self {
+        match err {
+            SubmitError::Refused(refusal) => refusal.into(),
+            SubmitError::Storage(err) => err.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unknown => Self::Unauthorized,
+            AuthError::Revoked => Self::Forbidden,
+            AuthError::Storage(err) => err.into(),
+        }
+    }
+}
+
+/// A cache that cannot reload after a committed change (an activation) is
+/// unavailable when the database is, and a bug otherwise: activation checks
+/// that a model loads before it switches.
+impl From<CacheError> for ApiError {
+    fn from(err: CacheError) -> Self {
+        match err {
+            CacheError::Storage(err) => err.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// An import body: not text or not JSON is 400; no rows, too many or invalid
+/// rows are 422, each bad row named (`rows[i]`, `line n`).
+impl From<DatasetError> for ApiError {
+    fn from(err: DatasetError) -> Self {
+        match err {
+            DatasetError::NotUtf8 => Self::MalformedRequest("The body is not UTF-8 text.".into()),
+            DatasetError::NotAnArray(why) => {
+                Self::MalformedRequest(format!("The body is not a valid JSON array: {why}."))
+            }
+            DatasetError::Empty => {
+                ValidationErrors::single("rows", "Send at least one example.").into()
+            }
+            DatasetError::TooMany(max) => ValidationErrors::single(
+                "rows",
+                format!("Send at most {max} examples per request."),
+            )
+            .into(),
+            DatasetError::Rows(bad) => {
+                let mut errors = ValidationErrors::default();
+                for (position, problems) in bad {
+                    for problem in problems {
+                        errors.add(position.to_string(), problem);
+                    }
+                }
+                errors.into()
+            }
         }
     }
 }

@@ -10,13 +10,17 @@
 //! `storage` only on `domain`; `routes` ties them together.
 
 pub mod auth;
+pub mod cache;
 pub mod classifier;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod lifecycle;
+pub mod jobs;
+pub mod retrain;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod storage;
+pub mod submission;
 pub mod telemetry;

@@ -9,15 +9,15 @@ use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::cache::{self, ActiveModel, KeywordCache};
 use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
-use crate::lifecycle::Lifecycle;
-use crate::routes::admin::keywords;
-use crate::routes::{self, AppState, limits};
+use crate::jobs::JobRunner;
+use crate::routes::{self, limits};
+use crate::state::AppState;
 use crate::storage::{self, Database};
 use crate::telemetry::RequestSpan;
 
@@ -39,36 +39,41 @@ impl Application {
     /// invalid model, or an address that cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
-        let url = settings.database_url.clone();
-        let applied = tokio::task::spawn_blocking(move || storage::run_migrations(&url))
+        let (url, timeout) = (
+            settings.database_url.clone(),
+            settings.pool_options().timeout,
+        );
+        let applied = tokio::task::spawn_blocking(move || storage::run_migrations(&url, timeout))
             .await
             .context("migration task failed")?
             .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
         for name in &applied {
             tracing::info!(migration = %name, "applied migration");
         }
-        let model = match &settings.model_path {
-            Some(path) => SpamModel::load(path)
-                .with_context(|| format!("cannot load the model {}", path.display()))?,
-            None => SpamModel::shipped().context("the shipped model does not load")?,
-        };
+        let default_model = SpamModel::load_or_shipped(settings.model_path.as_deref())
+            .context("the default model does not load")?;
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
-        let lifecycle = {
-            let (db, min) = (db.clone(), settings.min_examples_per_class);
-            tokio::task::spawn_blocking(move || Lifecycle::start(db, model, min))
+        let model = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || ActiveModel::load(db, default_model))
                 .await
                 .context("model task failed")?
                 .context("cannot load the active model")?
         };
-        lifecycle.spawn();
-        let matcher = {
-            let (db, settings) = (db.clone(), settings.clone());
-            tokio::task::spawn_blocking(move || keywords::load_at_startup(&db, &settings))
-                .await
-                .context("keyword task failed")??
+        let keywords = {
+            let db = db.clone();
+            let files = (
+                settings.moderation_keys_file.clone(),
+                settings.disallowed_keys_file.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                KeywordCache::load(db, files.0.as_ref(), files.1.as_ref())
+            })
+            .await
+            .context("keyword task failed")??
         };
-        let keywords = Arc::new(ArcSwap::from_pointee(matcher));
-        keywords::spawn_refresh(db.clone(), keywords.clone());
+        cache::spawn_refresh(model.clone(), keywords.clone());
+        JobRunner::new(db.clone(), model.clone(), settings.min_examples_per_class).spawn();
         let settings = Arc::new(settings);
         let limit =
             limits::rate_limit(settings.clone()).context("the rate limit settings are invalid")?;
@@ -79,8 +84,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             settings,
-            models: lifecycle.models(),
-            lifecycle,
+            model,
             keywords,
         });
         let server = HttpServer::new(move || {

@@ -1,27 +1,36 @@
 //! Storage: one diesel connection type for both backends, the pool, migrations and
 //! the query functions. The backend is chosen at run time from `DATABASE_URL`.
 //!
-//! Query functions are plain functions over `&mut DbConn`; the caller owns the
-//! transaction. Blocking diesel work runs on tokio's blocking pool through
-//! [`Database::run`], never on the async workers. This module knows nothing of HTTP.
+//! Query functions are plain functions over `&mut DbConn`, named after what
+//! they do; a function that must be atomic (a decision with its event and
+//! label, a submission's checks with its insert) opens its own transaction, and
+//! nested calls become savepoints. Blocking diesel work runs on tokio's
+//! blocking pool through [`Database::run`], never on the async workers. No
+//! caller above this module names diesel: its errors arrive as [`StorageError`].
+//! This module knows nothing of HTTP.
 
 pub mod comments;
 pub mod models;
 pub mod moderation;
+mod pool;
 pub mod records;
 pub mod schema;
 pub mod settings;
 pub mod tokens;
 pub mod training;
+mod url;
+
+pub use pool::{Database, PoolOptions};
+pub use url::{DatabaseUrl, DatabaseUrlError};
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -41,102 +50,6 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-/// Where the data lives, parsed from `DATABASE_URL`.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// A `postgres://` or `postgresql://` URL, passed to libpq unchanged.
-    Postgres(String),
-    /// A SQLite database file (created on first use, with its folder).
-    Sqlite(PathBuf),
-}
-
-/// Why a `DATABASE_URL` was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DatabaseUrlError {
-    #[error("DATABASE_URL is empty")]
-    Empty,
-    #[error(
-        "DATABASE_URL scheme `{0}` is not supported: use postgres://USER@HOST/DB or sqlite://PATH"
-    )]
-    UnknownScheme(String),
-    #[error(
-        "DATABASE_URL `sqlite://` names no file: use sqlite://PATH, e.g. sqlite://data/replyguard.db"
-    )]
-    MissingPath,
-}
-
-impl DatabaseUrl {
-    /// Parses `postgres://…`, `postgresql://…`, `sqlite://PATH`, `sqlite:PATH` or a
-    /// plain file path. Any other `scheme://` is refused rather than opened as a
-    /// file, since SQLite would silently create a new, empty database under that name.
-    ///
-    /// # Errors
-    /// An empty value, an unknown scheme, or `sqlite://` without a path.
-    pub fn parse(raw: &str) -> Result<Self, DatabaseUrlError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(DatabaseUrlError::Empty);
-        }
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self::Postgres(raw.to_owned()));
-        }
-        let path = if let Some(rest) = raw.strip_prefix("sqlite://") {
-            rest
-        } else if let Some(rest) = raw.strip_prefix("sqlite:") {
-            rest
-        } else if let Some((scheme, _)) = raw.split_once("://") {
-            return Err(DatabaseUrlError::UnknownScheme(scheme.to_owned()));
-        } else {
-            raw
-        };
-        if path.is_empty() {
-            return Err(DatabaseUrlError::MissingPath);
-        }
-        Ok(Self::Sqlite(PathBuf::from(path)))
-    }
-
-    /// `"postgres"` or `"sqlite"`, for logs and readiness reports.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-
-    fn establish(&self) -> ConnectionResult<DbConn> {
-        match self {
-            Self::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
-            Self::Sqlite(path) => {
-                SqliteConnection::establish(&path.to_string_lossy()).map(DbConn::Sqlite)
-            }
-        }
-    }
-}
-
-/// Never prints credentials: a PostgreSQL URL is shown without its user info.
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Postgres(url) => match url::Url::parse(url) {
-                Ok(parsed) => write!(
-                    f,
-                    "postgres://{}{}",
-                    parsed.host_str().unwrap_or(""),
-                    parsed.path()
-                ),
-                Err(_) => f.write_str("postgres://(unparsable)"),
-            },
-            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-        }
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -144,15 +57,45 @@ pub enum StorageError {
     /// wait timed out, SQLite busy past its timeout). Retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A write refused by a constraint; which one says what raced.
+    #[error("a {0} constraint refused the write")]
+    Constraint(Constraint),
     /// Any other failed query.
     #[error("database query failed")]
     Query(#[source] DieselError),
     /// A stored value that this version cannot read (e.g. an unknown status).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A value could not be encoded for storage.
+    #[error("a value could not be encoded for storage")]
+    Encode(#[source] serde_json::Error),
+    /// The blocking task running the query panicked or was cancelled (a bug).
+    #[error("the database task failed: {0}")]
+    TaskFailed(String),
     /// A migration could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),
+}
+
+/// The kinds of constraint a write can hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// A referenced row is gone (e.g. a reply whose parent was just erased).
+    ForeignKey,
+    /// A unique key is taken.
+    Unique,
+    /// A NOT NULL or CHECK constraint.
+    Check,
+}
+
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ForeignKey => "foreign-key",
+            Self::Unique => "unique",
+            Self::Check => "check",
+        })
+    }
 }
 
 impl From<DieselError> for StorageError {
@@ -183,6 +126,16 @@ impl From<DieselError> for StorageError {
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("connection left in a broken transaction".to_owned())
             }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                Self::Constraint(Constraint::ForeignKey)
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                Self::Constraint(Constraint::Unique)
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::NotNullViolation | DatabaseErrorKind::CheckViolation,
+                _,
+            ) => Self::Constraint(Constraint::Check),
             _ => Self::Query(err),
         }
     }
@@ -200,188 +153,76 @@ fn is_lock_timeout(message: &str) -> bool {
         || message.contains("canceling statement due to lock timeout")
 }
 
-/// Settings of the connection pool.
-#[derive(Debug, Clone)]
-pub struct PoolOptions {
-    /// Most connections held open at once.
-    pub max_size: u32,
-    /// How long a request waits for a connection (and SQLite for a lock) before
-    /// the database counts as unavailable.
-    pub timeout: Duration,
+/// This process's clock in UTC, to the microsecond both backends store. For
+/// times that instances sharing a database compare, use [`database_now`].
+pub fn now() -> NaiveDateTime {
+    Utc::now().trunc_subsecs(6).naive_utc()
 }
 
-/// Opens connections for the pool, always of the backend the URL names (diesel's
-/// generated `establish` would try every backend in turn and lose the real error).
-struct Manager {
-    url: DatabaseUrl,
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        self.url.establish().map_err(r2d2::Error::ConnectionError)
+/// The database's clock, in UTC to the microsecond: times that instances
+/// sharing one PostgreSQL compare (flood control, comment and job times) come
+/// from it, so that instances whose clocks differ still agree. It is the time
+/// of the call, not of the transaction's start (`clock_timestamp()`, in UTC
+/// whatever the session's time zone). A SQLite file serves the machine it is
+/// on, and that machine's clock is the database's.
+///
+/// # Errors
+/// Any database failure.
+pub fn database_now(conn: &mut DbConn) -> Result<NaiveDateTime, StorageError> {
+    #[derive(QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        now: NaiveDateTime,
     }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        <DbConn as r2d2::R2D2Connection>::is_broken(conn)
-    }
-}
-
-/// Applies per-connection settings when the pool opens a connection.
-#[derive(Debug)]
-struct Customizer {
-    busy_timeout_ms: u128,
-}
-
-impl CustomizeConnection<DbConn, r2d2::Error> for Customizer {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        match conn {
-            DbConn::Sqlite(c) => {
-                c.batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
-                    .map_err(r2d2::Error::QueryError)?;
-                // SQLite's own lower() folds ASCII only; the admin search must
-                // find `Müller` for `müller` as PostgreSQL does. No index or
-                // stored value depends on lower(), so replacing it is safe.
-                moderation::lower_utils::register_impl(c, |text: String| text.to_lowercase())
-                    .map_err(r2d2::Error::QueryError)
-            }
-            // A lock held past the timeout (a long migration, an operator's
-            // LOCK TABLE) fails the statement instead of hanging the request.
-            DbConn::Pg(c) => c
-                .batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout_ms))
-                .map_err(r2d2::Error::QueryError),
+    match conn {
+        DbConn::Pg(pg) => {
+            let row: Now = diesel::sql_query("SELECT clock_timestamp() AT TIME ZONE 'UTC' AS now")
+                .get_result(pg)?;
+            Ok(row.now)
         }
+        DbConn::Sqlite(_) => Ok(now()),
     }
 }
 
-fn sqlite_pragmas(busy_timeout_ms: u128) -> String {
-    // WAL lets readers proceed while one writer commits; it is a property of the
-    // file, set again here so that every connection agrees. synchronous=FULL
-    // syncs every commit, so an acknowledged comment survives a power loss
-    // (NORMAL could lose the last commits).
-    format!(
-        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {busy_timeout_ms}; \
-         PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
-    )
-}
-
-/// The shared connection pool, cheap to clone.
-#[derive(Clone)]
-pub struct Database {
-    pool: r2d2::Pool<Manager>,
-    url: DatabaseUrl,
-}
-
-impl fmt::Debug for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Database").field("url", &self.url).finish()
-    }
-}
-
-impl Database {
-    /// Builds the pool without opening a connection, so that a service started
-    /// while the database is briefly down still comes up and recovers by itself.
-    pub fn new(url: DatabaseUrl, options: &PoolOptions) -> Self {
-        let pool = r2d2::Pool::builder()
-            .max_size(options.max_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.timeout)
-            .connection_customizer(Box::new(Customizer {
-                busy_timeout_ms: options.timeout.as_millis(),
-            }))
-            .build_unchecked(Manager { url: url.clone() });
-        Self { pool, url }
-    }
-
-    /// Which backend this pool talks to.
-    pub fn url(&self) -> &DatabaseUrl {
-        &self.url
-    }
-
-    /// Runs `f` with a pooled connection on tokio's blocking pool, in the caller's span.
-    ///
-    /// # Errors
-    /// [`StorageError::Unavailable`] when no connection can be had within the pool
-    /// timeout; otherwise whatever `f` returns.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                let mut conn = pool
-                    .get()
-                    .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-                f(&mut conn)
-            })
-        })
-        .await
-        .map_err(|err| StorageError::Corrupt(format!("database task failed: {err}")))?
-    }
-
-    /// A connection outside the pool, for holding a session lock a long time.
-    ///
-    /// # Errors
-    /// [`StorageError::Unavailable`] when the database cannot be reached.
-    pub fn dedicated_connection(&self) -> Result<DbConn, StorageError> {
-        let mut conn = self
-            .url
-            .establish()
-            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-        if let DbConn::Sqlite(c) = &mut conn {
-            c.batch_execute(&sqlite_pragmas(5_000))?;
+/// Runs `f` in a transaction: committed if it returns `Ok`, rolled back
+/// otherwise (a savepoint when already inside one).
+///
+/// # Errors
+/// Whatever `f` returns, or the commit failing.
+pub fn transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StorageError>,
+{
+    let mut inner = None;
+    let outcome = conn.transaction(|conn| match f(conn) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            inner = Some(err);
+            Err(DieselError::RollbackTransaction)
         }
-        Ok(conn)
-    }
-
-    /// Runs `f` with a pooled connection on the current thread (CLI tools).
-    ///
-    /// # Errors
-    /// As [`Database::run`].
-    pub fn run_blocking<T>(
-        &self,
-        f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-        f(&mut conn)
-    }
-
-    /// Checks that the database answers a trivial query.
-    ///
-    /// # Errors
-    /// [`StorageError::Unavailable`] when it does not.
-    pub async fn ping(&self) -> Result<(), StorageError> {
-        self.run(|conn| {
-            // Reads the schema, not just the connection: a database re-created
-            // empty under a running instance is not ready.
-            conn.batch_execute("SELECT 1 FROM comments WHERE 1 = 0")
-                .map_err(|err| StorageError::Unavailable(err.to_string()))
-        })
-        .await
+    });
+    match (outcome, inner) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(err)) => Err(err),
+        (Err(err), None) => Err(StorageError::from(err).into()),
     }
 }
 
 /// Applies pending migrations for the backend `url` names and returns their names.
 /// On PostgreSQL this holds an advisory lock, so concurrent starts apply each
-/// migration exactly once; on SQLite it creates the file's folder first.
+/// migration exactly once; on SQLite it creates the file's folder first and
+/// waits up to `busy_timeout` for another writer.
 ///
 /// # Errors
 /// [`StorageError::Unavailable`] if the database cannot be reached,
 /// [`StorageError::Migration`] if a migration fails.
-pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, StorageError> {
+pub fn run_migrations(
+    url: &DatabaseUrl,
+    busy_timeout: Duration,
+) -> Result<Vec<String>, StorageError> {
     if let DatabaseUrl::Sqlite(path) = url {
         create_parent_dir(path)?;
     }
@@ -402,7 +243,7 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, StorageError> {
             result
         }
         DbConn::Sqlite(c) => {
-            c.batch_execute(&sqlite_pragmas(5_000))?;
+            c.batch_execute(&pool::sqlite_pragmas(busy_timeout.as_millis()))?;
             c.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|done| done.iter().map(ToString::to_string).collect())
         }
@@ -416,54 +257,5 @@ fn create_parent_dir(path: &Path) -> Result<(), StorageError> {
             StorageError::Unavailable(format!("cannot create {}: {err}", dir.display()))
         }),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_url_selects_backend_by_scheme() {
-        let cases = [
-            ("postgres://u@h/db", Ok("postgres")),
-            ("postgresql://h/db", Ok("postgres")),
-            ("sqlite://data/x.db", Ok("sqlite")),
-            ("sqlite:x.db", Ok("sqlite")),
-            ("data/x.db", Ok("sqlite")),
-            (
-                "mysql://h/db",
-                Err(DatabaseUrlError::UnknownScheme("mysql".into())),
-            ),
-            (
-                "postgress://h/db",
-                Err(DatabaseUrlError::UnknownScheme("postgress".into())),
-            ),
-            ("sqlite://", Err(DatabaseUrlError::MissingPath)),
-            ("  ", Err(DatabaseUrlError::Empty)),
-        ];
-        for (raw, expected) in cases {
-            let got = DatabaseUrl::parse(raw).map(|u| u.backend());
-            assert_eq!(got, expected, "case {raw:?}");
-        }
-    }
-
-    #[test]
-    fn sqlite_url_keeps_relative_and_absolute_paths() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/replyguard.db"),
-            Ok(DatabaseUrl::Sqlite(PathBuf::from("data/replyguard.db")))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///var/lib/rg.db"),
-            Ok(DatabaseUrl::Sqlite(PathBuf::from("/var/lib/rg.db")))
-        );
-    }
-
-    #[test]
-    fn debug_output_hides_postgres_credentials() {
-        let url =
-            DatabaseUrl::parse("postgres://admin:hunter2@db.internal/rg").map(|u| format!("{u:?}"));
-        assert_eq!(url, Ok("postgres://db.internal/rg".to_owned()));
     }
 }

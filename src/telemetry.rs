@@ -5,8 +5,8 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the global subscriber. Safe to call more than once: later calls
-/// keep the first subscriber (tests spawn many apps in one process).
+/// Installs the global subscriber, once per process (the CLI calls it at
+/// start); a second call keeps the first subscriber rather than failing.
 pub fn init<W>(json: bool, default_filter: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,

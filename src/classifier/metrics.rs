@@ -1,11 +1,16 @@
-//! Evaluation metrics for a binary spam classifier (spam = positive class).
+//! Evaluation of a binary spam classifier (spam = positive class): the
+//! confusion matrix and rates, MCC, ROC AUC, and the threshold choice that
+//! calibration applies to out-of-fold scores.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::SpamModel;
+use super::train::input;
 use crate::domain::Thresholds;
+use crate::domain::dataset::LabelledExample;
 
 /// Counts of one true class over the three-way decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +29,7 @@ pub struct ThreeWay {
 }
 
 /// Quality at the spam threshold, plus ROC AUC and the three-way split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub n: usize,
     pub tp: usize,
@@ -263,6 +268,20 @@ pub fn calibrate(
         })
         .fold(spam, f64::min);
     Thresholds { spam, ham }
+}
+
+/// Scores `examples` with `model` and computes metrics at its thresholds.
+pub fn evaluate_model<E: AsRef<LabelledExample>>(
+    model: &SpamModel,
+    examples: &[E],
+    thresholds: Thresholds,
+) -> Metrics {
+    let scored: Vec<(f64, bool)> = examples
+        .iter()
+        .map(AsRef::as_ref)
+        .map(|e| (model.spam_probability(&input(e)), e.is_spam))
+        .collect();
+    evaluate(&scored, thresholds)
 }
 
 #[cfg(test)]

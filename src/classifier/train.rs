@@ -1,7 +1,7 @@
 //! Training: labelled examples → vocabulary → linfa-bayes `MultinomialNb`,
 //! fitted in dense batches with `fit_with` so memory stays bounded however many
-//! rows there are; thresholds calibrated on out-of-fold scores (k-fold
-//! cross-validation on the training data only).
+//! rows there are. Thresholds come from [`super::calibration`] (out-of-fold
+//! scores on the training data only); held-out figures from [`super::metrics`].
 //!
 //! linfa-bayes 0.8.1's `fit_with` prints the whole model to stderr with a
 //! leftover `dbg!`; the build uses a copy with that line removed
@@ -9,19 +9,20 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
-use std::path::Path;
+use std::ops::Deref;
 
 use linfa::prelude::*;
 use linfa_bayes::MultinomialNb;
 use ndarray::{Array1, Array2, Axis, Slice};
-use serde::Deserialize;
 
+use super::ClassifierError;
 use super::artifact::{self, Artifact, Provenance, ThresholdSettings};
+use super::calibration::out_of_fold_scores;
 use super::features::{FeatureConfig, FeatureSink, NameHash, ScoringInput, extract};
-use super::metrics::{self, Metrics};
+use super::metrics;
 use super::vectorizer::{IdentityHasher, Norm, SparseVector, VectorizerConfig, Weighting};
-use super::{ClassifierError, SpamModel, SparseScorer, probability_of_second};
 use crate::domain::Thresholds;
+use crate::domain::dataset::LabelledExample;
 
 /// Bytes of dense matrix per `fit_with` batch. linfa copies each class's rows
 /// once more, so peak memory is about twice this, whatever the data size. Kept
@@ -29,14 +30,12 @@ use crate::domain::Thresholds;
 /// reused heap memory rather than fresh pages faulted in on every batch.
 const BATCH_BYTES: usize = 16 * 1024 * 1024;
 
-/// A labelled example.
+/// A labelled example as training uses it: with a sample weight and the data
+/// source it came from. It reads as the example itself (`row.text`,
+/// `row.is_spam`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub text: String,
-    pub author_name: Option<String>,
-    pub author_email: Option<String>,
-    pub author_url: Option<String>,
-    pub is_spam: bool,
+pub struct TrainingRow {
+    pub example: LabelledExample,
     /// Sample weight (1 by default): the row's vector is scaled by it, which
     /// for multinomial naive Bayes is exactly a sample weight.
     pub weight: f64,
@@ -45,14 +44,44 @@ pub struct Example {
     pub source: usize,
 }
 
-impl Example {
-    pub fn input(&self) -> ScoringInput<'_> {
-        ScoringInput {
-            text: &self.text,
-            author_name: self.author_name.as_deref(),
-            author_email: self.author_email.as_deref(),
-            author_url: self.author_url.as_deref(),
+impl TrainingRow {
+    /// A row of weight 1 from `source`.
+    pub fn new(example: LabelledExample, source: usize) -> Self {
+        Self {
+            example,
+            weight: 1.0,
+            source,
         }
+    }
+}
+
+impl From<LabelledExample> for TrainingRow {
+    fn from(example: LabelledExample) -> Self {
+        Self::new(example, 0)
+    }
+}
+
+impl AsRef<LabelledExample> for TrainingRow {
+    fn as_ref(&self) -> &LabelledExample {
+        &self.example
+    }
+}
+
+impl Deref for TrainingRow {
+    type Target = LabelledExample;
+
+    fn deref(&self) -> &LabelledExample {
+        &self.example
+    }
+}
+
+/// What the features of an example are computed from.
+pub fn input(example: &LabelledExample) -> ScoringInput<'_> {
+    ScoringInput {
+        text: &example.text,
+        author_name: example.author_name.as_deref(),
+        author_email: example.author_email.as_deref(),
+        author_url: example.author_url.as_deref(),
     }
 }
 
@@ -111,70 +140,6 @@ impl Default for TrainOptions {
     }
 }
 
-/// Reads JSONL rows `{"text"|"content", "label": "spam"|"ham", "author"?, …}`.
-///
-/// # Errors
-/// Unreadable file, or the first bad row with its line number.
-pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifierError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| ClassifierError::Io(format!("cannot read {}: {err}", path.display())))?;
-    parse_jsonl(&path.display().to_string(), &text)
-}
-
-/// Parses JSONL text; `name` prefixes error messages (`name:LINE: why`).
-///
-/// # Errors
-/// The first bad row with its line number.
-pub fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Example>, ClassifierError> {
-    #[derive(Deserialize)]
-    struct Row {
-        text: Option<String>,
-        content: Option<String>,
-        label: String,
-        author: Option<String>,
-        author_name: Option<String>,
-        author_email: Option<String>,
-        author_url: Option<String>,
-    }
-    let mut examples = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let bad = |why: String| ClassifierError::Data(format!("{name}:{line_no}: {why}"));
-        let line = if line_no == 1 {
-            line.trim_start_matches('\u{FEFF}')
-        } else {
-            line
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !line.trim_start().starts_with('{') {
-            return Err(bad("row is not a JSON object".into()));
-        }
-        let row: Row = serde_json::from_str(line).map_err(|err| bad(err.to_string()))?;
-        let text = row
-            .text
-            .or(row.content)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| bad("row has no `text` (or `content`)".into()))?;
-        let is_spam = match row.label.as_str() {
-            "spam" => true,
-            "ham" => false,
-            other => return Err(bad(format!("label `{other}` is not spam or ham"))),
-        };
-        examples.push(Example {
-            text,
-            author_name: row.author_name.or(row.author),
-            author_email: row.author_email,
-            author_url: row.author_url,
-            is_spam,
-            weight: 1.0,
-            source: 0,
-        });
-    }
-    Ok(examples)
-}
-
 /// A fitted model and its vocabulary.
 pub struct Fitted {
     pub vocabulary: Vec<String>,
@@ -196,7 +161,7 @@ pub struct Vectorized {
 /// # Errors
 /// No examples of one class, or a vocabulary hash collision.
 pub fn vectorize(
-    examples: &[Example],
+    examples: &[TrainingRow],
     options: &TrainOptions,
 ) -> Result<Vectorized, ClassifierError> {
     let spam = examples.iter().filter(|e| e.is_spam).count();
@@ -213,7 +178,7 @@ pub fn vectorize(
     )?;
     let weighed: Vec<SparseVector> = examples
         .iter()
-        .map(|example| vectorizer.weigh(&example.input()))
+        .map(|example| vectorizer.weigh(&input(example)))
         .collect();
     let rows = weighed
         .iter()
@@ -234,7 +199,7 @@ pub fn vectorize(
     })
 }
 
-fn class_of(example: &Example) -> usize {
+pub(super) fn class_of(example: &LabelledExample) -> usize {
     if example.is_spam {
         artifact::SPAM
     } else {
@@ -246,7 +211,7 @@ fn class_of(example: &Example) -> usize {
 /// of at most [`BATCH_BYTES`].
 fn fit_rows(
     vectorized: &Vectorized,
-    examples: &[Example],
+    examples: &[TrainingRow],
     alpha: f64,
 ) -> Result<MultinomialNb<f64, usize>, ClassifierError> {
     let width = vectorized.vocabulary.len();
@@ -265,7 +230,7 @@ fn fit_rows(
                 x[[r, c as usize]] = v;
             }
         }
-        let y: Array1<usize> = batch.iter().map(class_of).collect();
+        let y: Array1<usize> = batch.iter().map(|row| class_of(row)).collect();
         let records = x.slice_axis(Axis(0), Slice::from(0..batch.len()));
         let dataset = DatasetBase::new(records, y.view());
         model = Some(
@@ -282,7 +247,7 @@ fn fit_rows(
     model.ok_or_else(|| ClassifierError::Training("no training data".into()))
 }
 
-fn build_vocabulary(examples: &[Example], options: &TrainOptions) -> Vec<String> {
+fn build_vocabulary(examples: &[TrainingRow], options: &TrainOptions) -> Vec<String> {
     /// Counts documents per feature, keyed by the feature's 64-bit name hash
     /// (the key serving uses too), allocating a name only for a new feature.
     struct DfSink<'a> {
@@ -313,7 +278,7 @@ fn build_vocabulary(examples: &[Example], options: &TrainOptions) -> Vec<String>
             df: &mut df,
             seen: &mut seen,
         };
-        extract(&options.features, &example.input(), &mut sink);
+        extract(&options.features, &input(example), &mut sink);
     }
     let mut kept: Vec<(String, usize)> = df
         .into_values()
@@ -336,7 +301,7 @@ fn build_vocabulary(examples: &[Example], options: &TrainOptions) -> Vec<String>
 /// No examples of one class, fewer examples of a class than folds (or one
 /// fold), or a linfa failure.
 pub fn train(
-    examples: &[Example],
+    examples: &[TrainingRow],
     options: &TrainOptions,
     version: &str,
     provenance: Provenance,
@@ -409,135 +374,15 @@ pub fn assemble(
     }
 }
 
-/// The fold (of `k`) of every example: round-robin within each class so
-/// folds stay stratified, and every copy of a text in the fold of its first
-/// occurrence, so a held-out text was never seen by the model scoring it
-/// (public corpora repeat texts: 127 of YouTube's train rows, 210 of SMS's).
-pub fn fold_assignment(examples: &[Example], k: usize) -> Vec<usize> {
-    let (mut spam_seen, mut ham_seen) = (0, 0);
-    let mut fold_of_text: HashMap<&str, usize> = HashMap::new();
-    examples
-        .iter()
-        .map(|e| {
-            if let Some(&fold) = fold_of_text.get(e.text.as_str()) {
-                return fold;
-            }
-            let counter = if e.is_spam {
-                &mut spam_seen
-            } else {
-                &mut ham_seen
-            };
-            let fold = *counter % k.max(1);
-            *counter += 1;
-            fold_of_text.insert(e.text.as_str(), fold);
-            fold
-        })
-        .collect()
-}
-
-/// Scores of every example from a model that did not see it (k folds, see
-/// [`fold_assignment`]), as `(spam probability, is spam, source)`.
-///
-/// Each fold is scored exactly as a fit on the other folds would score it,
-/// without refitting: that fit's vocabulary is the features at least
-/// `min_df` of its texts contain (counted from the vectors; a feature below
-/// `min_df` overall is below it in every subset), its vectors are the weighed
-/// features renormalized over that vocabulary, and multinomial naive Bayes is
-/// a sum of per-class counts (a test checks all of it against refitting with
-/// linfa). Only a `max_features` cap is approximated: it is applied among the
-/// features the whole training set kept.
-pub fn out_of_fold_scores(
-    vectorized: &Vectorized,
-    examples: &[Example],
-    options: &TrainOptions,
-) -> Vec<(f64, bool, usize)> {
-    let k = options.folds.max(1);
-    let fold_of = fold_assignment(examples, k);
-    let width = vectorized.vocabulary.len();
-    let mut df_in = vec![vec![0usize; width]; k];
-    for (row, &fold) in vectorized.weighed.iter().zip(&fold_of) {
-        for &(c, _) in row {
-            df_in[fold][c as usize] += 1;
-        }
-    }
-    let mut df_total = vec![0usize; width];
-    for df in &df_in {
-        for (total, n) in df_total.iter_mut().zip(df) {
-            *total += n;
-        }
-    }
-    let config = &options.vectorizer;
-    let project = |row: &SparseVector, keep: &[bool], weight: f64| -> SparseVector {
-        let mut vector: SparseVector = row
-            .iter()
-            .copied()
-            .filter(|&(c, _)| keep[c as usize])
-            .collect();
-        super::vectorizer::normalize(config.norm, config.scale, &mut vector);
-        for (_, v) in &mut vector {
-            *v *= weight;
-        }
-        vector
-    };
-    let mut scored = vec![(0.0, false, 0); examples.len()];
-    for (fold, df_fold) in df_in.iter().enumerate() {
-        let fold_df: Vec<usize> = (0..width).map(|j| df_total[j] - df_fold[j]).collect();
-        let mut keep: Vec<bool> = fold_df.iter().map(|&n| n >= options.min_df).collect();
-        let kept = keep.iter().filter(|&&k| k).count();
-        if kept > options.max_features {
-            let mut order: Vec<usize> = (0..width).filter(|&j| keep[j]).collect();
-            order.sort_by(|&a, &b| {
-                fold_df[b]
-                    .cmp(&fold_df[a])
-                    .then_with(|| vectorized.vocabulary[a].cmp(&vectorized.vocabulary[b]))
-            });
-            for &j in &order[options.max_features..] {
-                keep[j] = false;
-            }
-        }
-        let mut counts = [vec![0.0; width], vec![0.0; width]];
-        let mut rows = [0; 2];
-        for (i, example) in examples.iter().enumerate() {
-            if fold_of[i] != fold {
-                let class = class_of(example);
-                rows[class] += 1;
-                for (c, v) in project(&vectorized.weighed[i], &keep, example.weight) {
-                    counts[class][c as usize] += v;
-                }
-            }
-        }
-        let scorer =
-            SparseScorer::from_counts([&counts[0], &counts[1]], rows, options.alpha, &keep);
-        for (i, example) in examples.iter().enumerate() {
-            if fold_of[i] == fold {
-                let vector = project(&vectorized.weighed[i], &keep, 1.0);
-                let [ham, spam] = scorer.joint_log_likelihood(&vector);
-                scored[i] = (
-                    probability_of_second(ham, spam),
-                    example.is_spam,
-                    example.source,
-                );
-            }
-        }
-    }
-    scored
-}
-
-/// Scores `examples` with `model` and computes metrics at its thresholds.
-pub fn evaluate(model: &SpamModel, examples: &[Example], thresholds: Thresholds) -> Metrics {
-    let scored: Vec<(f64, bool)> = examples
-        .iter()
-        .map(|e| (model.spam_probability(&e.input()), e.is_spam))
-        .collect();
-    metrics::evaluate(&scored, thresholds)
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A whole fit: vocabulary, vectors, linfa.
-    fn fit(examples: &[Example], options: &TrainOptions) -> Result<Fitted, ClassifierError> {
+    pub(in crate::classifier) fn fit(
+        examples: &[TrainingRow],
+        options: &TrainOptions,
+    ) -> Result<Fitted, ClassifierError> {
         let vectorized = vectorize(examples, options)?;
         let model = fit_rows(&vectorized, examples, options.alpha)?;
         Ok(Fitted {
@@ -546,68 +391,26 @@ mod tests {
         })
     }
 
-    #[test]
-    fn out_of_fold_scores_equal_refitting_with_linfa_on_the_other_folds() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
-        let mut examples = read_jsonl(&path).unwrap();
-        for (i, example) in examples.iter_mut().enumerate() {
-            if i % 3 == 0 {
-                example.weight = 2.5;
-            }
-        }
-        let options = TrainOptions {
-            folds: 3,
-            ..TrainOptions::default()
-        };
-        let vectorized = vectorize(&examples, &options).unwrap();
-        let oof = out_of_fold_scores(&vectorized, &examples, &options);
-        let fold_of = fold_assignment(&examples, options.folds);
-        let mut compared = 0;
-        for fold in 0..options.folds {
-            // What calibration used to do: a whole fit (vocabulary, vectors,
-            // linfa) on the other folds, then score the held-out fold.
-            let others: Vec<Example> = examples
-                .iter()
-                .zip(&fold_of)
-                .filter(|(_, f)| **f != fold)
-                .map(|(e, _)| e.clone())
-                .collect();
-            let fitted = fit(&others, &options).unwrap();
-            assert!(fitted.vocabulary.len() < vectorized.vocabulary.len());
-            let model = SpamModel::from_artifact(assemble(
-                &options,
-                fitted,
-                "fold",
-                options.fallback_thresholds,
-                Provenance::default(),
-            ))
-            .unwrap();
-            for (i, example) in examples.iter().enumerate() {
-                if fold_of[i] == fold {
-                    let expected = model.spam_probability(&example.input());
-                    assert!(
-                        (oof[i].0 - expected).abs() < 1e-9,
-                        "row {i}: {} vs refit {expected}",
-                        oof[i].0
-                    );
-                    assert_eq!(oof[i].1, example.is_spam);
-                    compared += 1;
-                }
-            }
-        }
-        assert_eq!(compared, examples.len());
+    /// The rows of the small YouTube sample under `tests/data`.
+    pub(in crate::classifier) fn sample() -> Vec<TrainingRow> {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+        let bytes = std::fs::read(path).unwrap();
+        crate::domain::dataset::read_examples(&bytes, None)
+            .unwrap()
+            .into_iter()
+            .map(TrainingRow::from)
+            .collect()
     }
 
     #[test]
     fn calibration_refuses_a_class_smaller_than_the_fold_count() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
-        let mut examples: Vec<Example> = read_jsonl(&path)
-            .unwrap()
+        let mut examples: Vec<TrainingRow> = sample()
             .into_iter()
             .filter(|e| !e.is_spam)
             .take(50)
             .collect();
-        let mut spam = read_jsonl(&path).unwrap();
+        let mut spam = sample();
         spam.retain(|e| e.is_spam);
         examples.extend(spam.into_iter().take(4));
         let err = train(
@@ -624,28 +427,5 @@ mod tests {
             ..TrainOptions::default()
         };
         assert!(train(&examples, &fixed, "v", Provenance::default()).is_ok());
-    }
-
-    #[test]
-    fn folds_are_stratified_round_robin_and_copies_share_a_fold() {
-        let labels = [true, false, true, true, false, false, true];
-        let mut examples: Vec<Example> = labels
-            .iter()
-            .enumerate()
-            .map(|(i, &is_spam)| Example {
-                text: format!("text {i}"),
-                author_name: None,
-                author_email: None,
-                author_url: None,
-                is_spam,
-                weight: 1.0,
-                source: 0,
-            })
-            .collect();
-        assert_eq!(fold_assignment(&examples, 3), vec![0, 0, 1, 2, 1, 2, 0]);
-        // Row 4 (ham) repeats row 2's text: it joins fold 1 and the ham
-        // round-robin does not advance, so row 5 takes fold 1.
-        examples[4].text = examples[2].text.clone();
-        assert_eq!(fold_assignment(&examples, 3), vec![0, 0, 1, 2, 1, 1, 0]);
     }
 }

@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use chrono::{SubsecRound, Utc};
 
 use crate::auth;
+use crate::cache::ActiveModel;
+use crate::classifier::SpamModel;
+use crate::cli::model::read_data;
 use crate::config::Settings;
-use crate::routes::admin::training::parse_examples;
-use crate::storage::{self, Database, DbConn, StorageError, tokens, training};
+use crate::jobs::JobRunner;
+use crate::retrain::{ActivatePolicy, TrainParams, queue_job};
+use crate::storage::{self, Database, DbConn, StorageError, models, tokens, training};
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum TokenCommand {
@@ -33,14 +36,14 @@ fn with_connection<T>(
     settings: &Settings,
     f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
 ) -> anyhow::Result<T> {
-    storage::run_migrations(&settings.database_url)
+    storage::run_migrations(&settings.database_url, settings.pool_options().timeout)
         .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
     let db = Database::new(settings.database_url.clone(), &settings.pool_options());
     Ok(db.run_blocking(f)?)
 }
 
 pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> {
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let now = crate::storage::now();
     match command {
         TokenCommand::Create { name } => {
             let name = name.trim().to_owned();
@@ -95,18 +98,8 @@ pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> 
 }
 
 pub fn import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<()> {
-    let body = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let examples = parse_examples(&body).map_err(|err| {
-        let mut message = err.to_string();
-        if let Some(fields) = err.fields() {
-            for (row, problems) in fields.fields() {
-                message.push_str(&format!("\n  {row}: {}", problems.join(" ")));
-            }
-        }
-        anyhow::anyhow!("{}: {message}", args.file.display())
-    })?;
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let examples = read_data(&args.file)?;
+    let now = crate::storage::now();
     let (imported, duplicates) = with_connection(settings, move |conn| {
         training::import(conn, &examples, training::SOURCE_IMPORT, now)
     })?;
@@ -127,8 +120,6 @@ pub struct RetrainArgs {
 /// Queues a training job and runs it here (or waits for the instance that runs
 /// it), for cron-style retraining. Prints the job's outcome as JSON.
 pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
-    use crate::lifecycle::{ActivatePolicy, Lifecycle, TrainParams, queue_job};
-    use crate::storage::models;
     let params = TrainParams {
         include_base_data: !args.no_base_data,
         activate: if args.always {
@@ -140,15 +131,16 @@ pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
     let min = settings.min_examples_per_class;
     let job_id = with_connection(settings, move |conn| queue_job(conn, params, min))?
         .map_err(anyhow::Error::msg)?;
-    let default_model = match &settings.model_path {
-        Some(path) => crate::classifier::SpamModel::load(path)?,
-        None => crate::classifier::SpamModel::shipped()?,
-    };
+    let default_model = SpamModel::load_or_shipped(settings.model_path.as_deref())?;
     let db = Database::new(settings.database_url.clone(), &settings.pool_options());
-    let lifecycle = Lifecycle::start(db.clone(), default_model, min)?;
+    let runner = JobRunner::new(
+        db.clone(),
+        ActiveModel::load(db.clone(), default_model)?,
+        min,
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     loop {
-        lifecycle.run_next_job()?;
+        runner.run_next_job()?;
         let job = db
             .run_blocking(move |conn| models::find_job(conn, job_id))?
             .context("the job disappeared")?;

@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 
 use crate::classifier::artifact::{Artifact, DataFile, Provenance};
 use crate::classifier::metrics::{self, Metrics};
-use crate::classifier::train::{self, TrainOptions};
+use crate::classifier::train::{self, TrainOptions, TrainingRow};
 use crate::classifier::{ScoringInput, SpamModel};
 use crate::config::Settings;
+use crate::domain::dataset::{DatasetError, LabelledExample, Position, read_examples};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
@@ -77,7 +78,7 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
     let mut sources = Vec::new();
     let mut files = Vec::new();
     for path in &args.data {
-        let rows = train::read_jsonl(path)?;
+        let rows = read_data(path)?;
         files.push(DataFile {
             path: path.display().to_string(),
             sha256: sha256_file(path)?,
@@ -87,17 +88,17 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
     }
     let largest = sources.iter().map(Vec::len).max().unwrap_or(0);
     let mut examples = Vec::new();
-    for (source, mut rows) in sources.into_iter().enumerate() {
+    for (source, rows) in sources.into_iter().enumerate() {
         let weight = if args.balance_sources && !rows.is_empty() {
             largest as f64 / rows.len() as f64
         } else {
             1.0
         };
-        for example in &mut rows {
-            example.weight = weight;
-            example.source = source;
-        }
-        examples.extend(rows);
+        examples.extend(rows.into_iter().map(|example| TrainingRow {
+            example,
+            weight,
+            source,
+        }));
     }
     let spam = examples.iter().filter(|e| e.is_spam).count();
     let ham = examples.len() - spam;
@@ -160,22 +161,42 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
-fn load_model(path: Option<&Path>) -> anyhow::Result<SpamModel> {
-    Ok(match path {
-        Some(path) => SpamModel::load(path)?,
-        None => SpamModel::shipped()?,
+/// Reads a labelled data file (JSONL or a JSON array) with the one reader
+/// every part of replyguard uses; a bad row is reported as `FILE:LINE: why`.
+///
+/// # Errors
+/// An unreadable file, or any bad row.
+pub fn read_data(path: &Path) -> anyhow::Result<Vec<LabelledExample>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    read_examples(&bytes, None).map_err(|err| match err {
+        DatasetError::Rows(bad) => {
+            let positions: Vec<String> = bad.iter().map(|(p, _)| p.to_string()).collect();
+            let mut message = format!(
+                "{}: {} invalid row(s): {}",
+                path.display(),
+                bad.len(),
+                positions.join(", ")
+            );
+            for (position, problems) in &bad {
+                for problem in problems {
+                    message.push_str(&match position {
+                        Position::Line(n) => format!("\n{}:{n}: {problem}", path.display()),
+                        Position::Index(_) => format!("\n{} {position}: {problem}", path.display()),
+                    });
+                }
+            }
+            anyhow::anyhow!("{message}")
+        }
+        other => anyhow::anyhow!("{}: {other}", path.display()),
     })
 }
 
 /// Evaluates a model on labelled data at its thresholds.
 pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
-    let model = load_model(args.model.as_deref())?;
-    let examples = train::read_jsonl(&args.data)?;
-    if examples.is_empty() {
-        bail!("{} holds no examples", args.data.display());
-    }
+    let model = SpamModel::load_or_shipped(args.model.as_deref())?;
+    let examples = read_data(&args.data)?;
     let t = settings.thresholds(model.thresholds());
-    let metrics = train::evaluate(&model, &examples, t);
+    let metrics = metrics::evaluate_model(&model, &examples, t);
     if args.json {
         println!("{}", serde_json::to_string(&metrics)?);
     } else {
@@ -218,7 +239,7 @@ pub fn classify(args: &ClassifyArgs, settings: &Settings) -> anyhow::Result<()> 
     if args.text.trim().is_empty() {
         bail!("the text to classify is empty");
     }
-    let model = load_model(args.model.as_deref())?;
+    let model = SpamModel::load_or_shipped(args.model.as_deref())?;
     let t = settings.thresholds(model.thresholds());
     let score = model.score(&ScoringInput {
         text: &args.text,

@@ -6,11 +6,12 @@
 //! counted in characters (Unicode scalar values), except the comment text, which
 //! is limited in bytes.
 
-use std::collections::BTreeMap;
-
 use validator::ValidateEmail;
 
 use super::CommentId;
+pub use super::errors::ValidationErrors;
+pub(crate) use super::text::visible;
+use super::text::{has_control, has_control_in_text, is_invisible, one_line};
 
 /// Longest post id, in characters.
 pub const MAX_POST_ID_CHARS: usize = 255;
@@ -26,34 +27,6 @@ pub const MAX_CONTENT_BYTES: usize = 65_525;
 /// Longest page address we keep. Browsers handle about this much; longer values
 /// are not page addresses a site would send.
 pub const MAX_PERMALINK_CHARS: usize = 2_048;
-
-/// Field name → messages, in the JSON field names of SPEC §4.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ValidationErrors(BTreeMap<String, Vec<String>>);
-
-impl ValidationErrors {
-    /// Adds one message for `field`.
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
-    }
-
-    /// True when no field has a message.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The messages by field.
-    pub fn fields(&self) -> &BTreeMap<String, Vec<String>> {
-        &self.0
-    }
-
-    /// Builds the error set for a single field.
-    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut errors = Self::default();
-        errors.add(field, message);
-        errors
-    }
-}
 
 /// The fields of a submission as received, before validation. Both the JSON and
 /// the form body are turned into this, so both obey exactly the same rules.
@@ -162,67 +135,6 @@ fn collect<T>(
     parsed: Result<T, String>,
 ) -> Option<T> {
     parsed.map_err(|message| errors.add(field, message)).ok()
-}
-
-/// Characters that render as nothing: a field made only of these (and
-/// whitespace) is empty, whatever its byte length.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-        )
-}
-
-/// Trims whitespace and returns `None` for a value that is absent or shows nothing.
-pub(crate) fn visible(raw: Option<&str>) -> Option<&str> {
-    let trimmed = raw?.trim();
-    (!trimmed.chars().all(is_invisible)).then_some(trimmed)
-}
-
-/// One-line fields admit no control characters at all.
-fn has_control(value: &str) -> bool {
-    value.chars().any(char::is_control)
-}
-
-/// Comment text may hold line breaks and tabs but no other control characters
-/// (NUL in particular cannot be stored in PostgreSQL text).
-fn has_control_in_text(value: &str) -> bool {
-    value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-}
-
-/// A required one-line field: visible, at most `max` characters, no control
-/// characters; each failure has its own message.
-fn one_line<'a>(
-    raw: Option<&'a str>,
-    max: usize,
-    missing: &str,
-    too_long: &str,
-    not_allowed: &str,
-) -> Result<&'a str, String> {
-    let value = visible(raw).ok_or(missing)?;
-    if value.chars().count() > max {
-        return Err(too_long.to_owned());
-    }
-    if has_control(value) {
-        return Err(not_allowed.to_owned());
-    }
-    Ok(value)
 }
 
 fn parse_parent_id(raw: Option<&str>) -> Result<Option<CommentId>, String> {

@@ -9,17 +9,17 @@ pub mod training;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::body::read_body;
+use super::auth::Admin;
+use super::body::read_json;
 use super::comments::rfc3339;
 use super::cursor;
-use super::{AppState, BODY_LIMIT_BYTES};
-use crate::auth::Admin;
 use crate::domain::{CommentId, Status, ValidationErrors};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::storage::moderation::{self, QueueFilter, Transition};
 use crate::storage::records::{CommentEventRecord, CommentRecord};
 
@@ -101,52 +101,6 @@ pub struct QueueQuery {
     limit: Option<String>,
     cursor: Option<String>,
     order: Option<String>,
-}
-
-/// Reads and parses a JSON body after authentication has run, with the limits
-/// of [`read_body`] (size, stalls).
-///
-/// # Errors
-/// As [`read_body`] and [`parse_json`].
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<T, ApiError> {
-    let body = read_body(req, payload, BODY_LIMIT_BYTES).await?;
-    parse_json(req, &body)
-}
-
-/// Parses a JSON body after authentication has run (an extractor would reject a
-/// bad body before the token was checked, telling strangers about the API).
-/// Not JSON: 415; unparsable: 400; JSON of the wrong shape: 422.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<T, ApiError> {
-    let content_type = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        return Err(ApiError::UnsupportedMediaType(
-            "Send the body as application/json.".into(),
-        ));
-    }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
-        ApiError::MalformedRequest(format!("The request body is not valid JSON: {err}."))
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::MalformedRequest(
-            "The request body must be a JSON object.".into(),
-        ));
-    }
-    serde_json::from_value(value)
-        .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
 }
 
 /// The requested status and the optional expected current one.
@@ -272,7 +226,7 @@ pub async fn patch_comment(
     let id = CommentId(path.into_inner());
     let body: PatchRequest = read_json(&req, payload).await?;
     let (to, if_status) = parse_decision(&body.status, body.if_status.as_deref())?;
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let now = crate::storage::now();
     let outcome = state
         .db
         .run(move |conn| moderation::transition(conn, id, to, if_status, &admin.actor, now))
@@ -318,7 +272,7 @@ pub async fn bulk_update(
     let mut ids = body.ids;
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(*id));
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let now = crate::storage::now();
     let actor = admin.actor;
     let outcome = state
         .db
@@ -382,7 +336,7 @@ pub async fn stats(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResp
         }
     }
     let age = oldest.map(|at| (Utc::now().naive_utc() - at).num_seconds().max(0));
-    let model = state.models.load();
+    let model = state.model.current();
     Ok(HttpResponse::Ok().json(json!({
         "counts": by_status,
         "oldest_pending_age_seconds": age,

@@ -6,7 +6,78 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 
+use crate::domain::ValidationErrors;
 use crate::error::ApiError;
+
+/// Largest request body accepted (SPEC §3); the training-data import has its
+/// own, larger limit.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// A body's encoding, from the essence of its `Content-Type` (parameters such
+/// as `charset` ignored, case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    Form,
+    Other,
+}
+
+/// The media type a request says its body has.
+pub fn media_type(req: &HttpRequest) -> MediaType {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        MediaType::Json
+    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        MediaType::Form
+    } else {
+        MediaType::Other
+    }
+}
+
+/// Reads and parses a JSON body after authentication has run, with the limits
+/// of [`read_body`] (size, stalls).
+///
+/// # Errors
+/// As [`read_body`] and [`parse_json`].
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload, BODY_LIMIT_BYTES).await?;
+    parse_json(req, &body)
+}
+
+/// Parses a JSON object body after authentication has run (an extractor would
+/// reject a bad body before the token was checked, telling strangers about the
+/// API). Not JSON: 415; unparsable or not an object: 400; the wrong shape: 422.
+///
+/// # Errors
+/// As above.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if media_type(req) != MediaType::Json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the body as application/json.".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
+        ApiError::MalformedRequest(format!("The request body is not valid JSON: {err}."))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::MalformedRequest(
+            "The request body must be a JSON object.".into(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
+}
 
 /// Whether every name and value of a form body decodes to UTF-8 (the decoder
 /// would otherwise replace bad bytes with U+FFFD and store the damage).

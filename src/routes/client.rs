@@ -7,27 +7,19 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 use crate::config::Settings;
+use crate::submission::Submitter;
 
 /// Longest `User-Agent` kept; real ones are far shorter.
 const MAX_USER_AGENT_CHARS: usize = 512;
 /// Longest `Referer` kept.
 const MAX_REFERRER_CHARS: usize = 2_048;
 
-/// Request metadata stored with a comment.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    pub referrer: Option<String>,
-}
-
-impl RequestMeta {
-    pub fn from_request(req: &HttpRequest, settings: &Settings) -> Self {
-        Self {
-            ip: client_ip(req, settings),
-            user_agent: header_text(req, header::USER_AGENT, MAX_USER_AGENT_CHARS),
-            referrer: header_text(req, header::REFERER, MAX_REFERRER_CHARS),
-        }
+/// Who sent a request, as recorded with a comment.
+pub fn submitter(req: &HttpRequest, settings: &Settings) -> Submitter {
+    Submitter {
+        ip: client_ip(req, settings),
+        user_agent: header_text(req, header::USER_AGENT, MAX_USER_AGENT_CHARS),
+        referrer: header_text(req, header::REFERER, MAX_REFERRER_CHARS),
     }
 }
 

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Alive: the process answers HTTP.
 pub async fn healthz() -> HttpResponse {
@@ -18,6 +18,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
         "database": state.db.url().backend(),
-        "model_version": state.models.load().version(),
+        "model_version": state.model.current().version(),
     })))
 }

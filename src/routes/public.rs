@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::comments::rfc3339;
+use super::cursor;
 use super::render::content_html;
-use super::{AppState, cursor};
 use crate::domain::{PostId, ValidationErrors};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::storage::comments;
 use crate::storage::records::CommentRecord;
 

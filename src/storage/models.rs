@@ -1,6 +1,6 @@
 //! Stored models, the active-model pointer and training jobs.
 
-use chrono::{NaiveDateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use super::schema::{active_model, models, training_jobs};
@@ -79,45 +79,30 @@ pub fn active(conn: &mut DbConn) -> Result<(Option<String>, i64), StorageError> 
         .first(conn)?)
 }
 
-/// Makes `version` active only if the active model is still the one of
-/// `generation`; `false` if someone switched it in between.
-///
-/// # Errors
-/// Any database failure.
-pub fn set_active_if(
-    conn: &mut DbConn,
-    version: Option<&str>,
-    generation: i64,
-    now: NaiveDateTime,
-) -> Result<bool, StorageError> {
-    let changed =
-        diesel::update(active_model::table.filter(active_model::generation.eq(generation)))
-            .set((
-                active_model::version.eq(version),
-                active_model::generation.eq(active_model::generation + 1),
-                active_model::changed_at.eq(now),
-            ))
-            .execute(conn)?;
-    Ok(changed > 0)
-}
-
-/// Makes `version` (or the built-in model, for `None`) the active model.
+/// Makes `version` (or the built-in model, for `None`) the active model. With
+/// `if_generation`, only if the active model is still the one of that
+/// generation: `false` if someone switched it in between.
 ///
 /// # Errors
 /// Any database failure.
 pub fn set_active(
     conn: &mut DbConn,
     version: Option<&str>,
+    if_generation: Option<i64>,
     now: NaiveDateTime,
-) -> Result<(), StorageError> {
-    diesel::update(active_model::table)
+) -> Result<bool, StorageError> {
+    let mut target = diesel::update(active_model::table).into_boxed();
+    if let Some(generation) = if_generation {
+        target = target.filter(active_model::generation.eq(generation));
+    }
+    let changed = target
         .set((
             active_model::version.eq(version),
             active_model::generation.eq(active_model::generation + 1),
             active_model::changed_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(changed > 0)
 }
 
 /// One row of `training_jobs`.
@@ -163,6 +148,18 @@ pub fn find_job(conn: &mut DbConn, id: i64) -> Result<Option<JobRecord>, Storage
         .select(JobRecord::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Whether any job waits to be trained: the cheap check a worker makes before
+/// it takes the training lock.
+///
+/// # Errors
+/// Any database failure.
+pub fn has_queued_job(conn: &mut DbConn) -> Result<bool, StorageError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        training_jobs::table.filter(training_jobs::status.eq("queued")),
+    ))
+    .get_result(conn)?)
 }
 
 /// Moves the oldest queued job to `running`, unless another instance took it.
@@ -272,29 +269,7 @@ pub fn fail_stale_jobs(conn: &mut DbConn, stale_after: TimeDelta) -> Result<usiz
     .execute(conn)?)
 }
 
-/// The database's clock, in UTC to the microsecond: job timestamps come from it,
-/// so that instances sharing one PostgreSQL compare heartbeats against one clock
-/// rather than each against its own. (`now() AT TIME ZONE 'UTC'` holds whatever
-/// the session's time zone is.) A SQLite file serves the machine it is on, and
-/// that machine's clock is the one to use.
-///
-/// # Errors
-/// Any database failure.
-pub fn database_now(conn: &mut DbConn) -> Result<NaiveDateTime, StorageError> {
-    #[derive(QueryableByName)]
-    struct Now {
-        #[diesel(sql_type = diesel::sql_types::Timestamp)]
-        now: NaiveDateTime,
-    }
-    match conn {
-        DbConn::Pg(pg) => {
-            let row: Now =
-                diesel::sql_query("SELECT now() AT TIME ZONE 'UTC' AS now").get_result(pg)?;
-            Ok(row.now)
-        }
-        DbConn::Sqlite(_) => Ok(Utc::now().trunc_subsecs(6).naive_utc()),
-    }
-}
+pub use super::database_now;
 
 /// Key of the PostgreSQL advisory lock held while a job trains.
 const TRAINING_LOCK_KEY: i64 = 0x7267_7472_6169_6e21;

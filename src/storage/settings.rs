@@ -92,6 +92,34 @@ pub fn put_if_absent(
     Ok(true)
 }
 
+/// Sets several values in one transaction: all of them or none.
+///
+/// # Errors
+/// Any database failure.
+pub fn put_all(
+    conn: &mut DbConn,
+    values: &[(&str, String)],
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    conn.transaction(|conn| {
+        for (name, value) in values {
+            put(conn, name, value, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// The stored lines of a list setting and its version (`0`: never set).
+///
+/// # Errors
+/// Any database failure.
+pub fn get_lines(conn: &mut DbConn, name: &str) -> Result<(Vec<String>, i64), StorageError> {
+    Ok(match get(conn, name)? {
+        Some((value, version)) => (value.lines().map(str::to_owned).collect(), version),
+        None => (Vec::new(), 0),
+    })
+}
+
 /// The sum of the keyword lists' versions: it changes whenever either list does.
 ///
 /// # Errors

@@ -12,7 +12,7 @@ use super::records::{CommentRecord, NewTrainingExampleRecord};
 use super::schema::training_examples;
 use super::{DbConn, StorageError};
 use crate::domain::CommentId;
-use crate::domain::training::LabelledExample;
+use crate::domain::dataset::LabelledExample;
 
 /// Where an example came from.
 pub const SOURCE_MODERATION: &str = "moderation";
@@ -84,7 +84,7 @@ pub fn import(
     // reads first cannot always upgrade to a writer when others commit meanwhile.
     let hashes: Vec<String> = rows
         .iter()
-        .map(|r| content_hash(r.is_spam, &r.content))
+        .map(|r| content_hash(r.is_spam, &r.text))
         .collect();
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in hashes.chunks(500) {
@@ -105,7 +105,7 @@ pub fn import(
                     comment_id: None,
                     source: source.to_owned(),
                     label: label_name(row.is_spam).to_owned(),
-                    content: row.content.clone(),
+                    content: row.text.clone(),
                     author_name: row.author_name.clone(),
                     author_email: row.author_email.clone(),
                     author_url: row.author_url.clone(),
@@ -170,9 +170,9 @@ pub fn list_examples(conn: &mut DbConn) -> Result<Vec<LabelledExample>, StorageE
     Ok(rows
         .into_iter()
         .map(
-            |(label, content, author_name, author_email, author_url)| LabelledExample {
+            |(label, text, author_name, author_email, author_url)| LabelledExample {
                 is_spam: label == "spam",
-                content,
+                text,
                 author_name,
                 author_email,
                 author_url,

@@ -2,16 +2,18 @@
 //! training jobs, activation and rollback.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{SubsecRound, Utc};
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::parse_json;
-use crate::auth::Admin;
+use crate::classifier::{Artifact, SpamModel};
+use crate::domain::ValidationErrors;
 use crate::error::ApiError;
-use crate::lifecycle::{ActivatePolicy, TrainParams, queue_job};
-use crate::routes::AppState;
+use crate::retrain::{ActivatePolicy, TrainParams, queue_job};
+use crate::routes::auth::Admin;
+use crate::routes::body::{BODY_LIMIT_BYTES, parse_json, read_body};
 use crate::routes::comments::rfc3339;
+use crate::state::AppState;
 use crate::storage::models;
 
 fn json_or_null(text: Option<&str>) -> Value {
@@ -28,7 +30,7 @@ pub async fn list_models(
         .db
         .run(|conn| Ok((models::list(conn)?, models::active(conn)?)))
         .await?;
-    let default_version = state.lifecycle.default_version().to_owned();
+    let default_version = state.model.default_version().to_owned();
     let active_version = active.clone().unwrap_or_else(|| default_version.clone());
     let mut list: Vec<Value> = stored
         .into_iter()
@@ -45,7 +47,7 @@ pub async fn list_models(
             })
         })
         .collect();
-    let built_in = state.lifecycle.default_model();
+    let built_in = state.model.default_model();
     list.push(json!({
         "version": default_version,
         "created_at": Value::Null,
@@ -73,8 +75,7 @@ pub async fn train(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body =
-        crate::routes::body::read_body(&req, payload, crate::routes::BODY_LIMIT_BYTES).await?;
+    let body = read_body(&req, payload, BODY_LIMIT_BYTES).await?;
     let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TrainRequest {
             include_base_data: None,
@@ -87,7 +88,7 @@ pub async fn train(
         include_base_data: request.include_base_data.unwrap_or(true),
         activate: request.activate.unwrap_or_default(),
     };
-    let min = state.lifecycle.min_per_class();
+    let min = state.settings.min_examples_per_class;
     let queued = state
         .db
         .run(move |conn| queue_job(conn, params, min))
@@ -97,7 +98,7 @@ pub async fn train(
             tracing::info!(job_id, "training job queued");
             Ok(HttpResponse::Accepted().json(json!({"job_id": job_id})))
         }
-        Err(message) => Err(crate::domain::ValidationErrors::single("examples", message).into()),
+        Err(message) => Err(ValidationErrors::single("examples", message).into()),
     }
 }
 
@@ -142,35 +143,44 @@ pub async fn activate(
             "There is no model {version:?}."
         )));
     }
-    let built_in = version == state.lifecycle.default_version();
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let built_in = version == state.model.default_version();
+    let now = crate::storage::now();
     let target = version.clone();
-    let found = state
+    let outcome = state
         .db
         .run(move |conn| {
             if built_in {
-                models::set_active(conn, None, now)?;
-                return Ok(true);
+                models::set_active(conn, None, None, now)?;
+                return Ok(Ok(()));
             }
             let Some(json) = models::artifact(conn, &target)? else {
-                return Ok(false);
+                return Ok(Err(None));
             };
             // Never switch every instance to a model that does not load.
-            crate::classifier::Artifact::from_json(json.as_bytes())
-                .and_then(crate::classifier::SpamModel::from_artifact)
-                .map_err(|err| crate::storage::StorageError::Corrupt(err.to_string()))?;
-            models::set_active(conn, Some(&target), now)?;
-            Ok(true)
+            if let Err(err) =
+                Artifact::from_json(json.as_bytes()).and_then(SpamModel::from_artifact)
+            {
+                return Ok(Err(Some(err)));
+            }
+            models::set_active(conn, Some(&target), None, now)?;
+            Ok(Ok(()))
         })
         .await?;
-    if !found {
-        return Err(ApiError::NotFound(format!("There is no model {version}.")));
+    match outcome {
+        Ok(()) => {}
+        Err(None) => return Err(ApiError::NotFound(format!("There is no model {version}."))),
+        Err(Some(err)) => {
+            return Err(ValidationErrors::single(
+                "version",
+                format!("The model {version} does not load, so it was not activated: {err}."),
+            )
+            .into());
+        }
     }
-    let lifecycle = state.lifecycle.clone();
-    tokio::task::spawn_blocking(move || lifecycle.reload_if_switched())
+    let model = state.model.clone();
+    tokio::task::spawn_blocking(move || model.reload_if_switched())
         .await
-        .map_err(|err| ApiError::Internal(err.into()))?
-        .map_err(|err| ApiError::Internal(err.into()))?;
+        .map_err(|err| ApiError::Internal(err.into()))??;
     tracing::info!(model_version = %version, actor = %admin.actor, "model activated");
     Ok(HttpResponse::Ok().json(json!({"version": version, "active": true})))
 }

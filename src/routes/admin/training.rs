@@ -4,89 +4,19 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use chrono::{SubsecRound, Utc};
 use serde_json::json;
 
-use crate::auth::Admin;
-use crate::domain::ValidationErrors;
-use crate::domain::training::{ExampleRow, LabelledExample};
+use crate::domain::dataset::read_examples;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::auth::Admin;
+use crate::routes::body::read_body;
+use crate::state::AppState;
 use crate::storage::training::{self, SOURCE_AKISMET, SOURCE_IMPORT, SOURCE_MODERATION};
 
 /// Largest import body (SPEC §3).
 pub const IMPORT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 /// Most rows in one import.
 pub const MAX_IMPORT_ROWS: usize = 10_000;
-
-/// Parses a JSON array or NDJSON body into valid examples. Every bad row is
-/// named (`rows[i]` for an array index, `line n` for NDJSON); any bad row fails
-/// the whole import.
-///
-/// # Errors
-/// 400 for a body that is neither; 422 for invalid rows or too many.
-pub fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::MalformedRequest("The body is not UTF-8 text.".into()))?;
-    let mut raw: Vec<(String, Result<ExampleRow, String>)> = Vec::new();
-    if text.trim_start().starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| {
-            ApiError::MalformedRequest(format!("The body is not a valid JSON array: {err}."))
-        })?;
-        for (i, value) in values.into_iter().enumerate() {
-            raw.push((format!("rows[{i}]"), row_from_value(value)));
-        }
-    } else {
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let row = serde_json::from_str(line)
-                .map_err(|_| "This line is not valid JSON.".to_owned())
-                .and_then(row_from_value);
-            raw.push((format!("line {}", i + 1), row));
-        }
-    }
-    if raw.is_empty() {
-        return Err(ValidationErrors::single("rows", "Send at least one example.").into());
-    }
-    if raw.len() > MAX_IMPORT_ROWS {
-        return Err(ValidationErrors::single(
-            "rows",
-            format!("Send at most {MAX_IMPORT_ROWS} examples per request."),
-        )
-        .into());
-    }
-    let mut errors = ValidationErrors::default();
-    let mut examples = Vec::with_capacity(raw.len());
-    for (position, row) in raw {
-        match row.map_err(|e| vec![e]).and_then(LabelledExample::try_from) {
-            Ok(example) => examples.push(example),
-            Err(problems) => {
-                for problem in problems {
-                    errors.add(position.clone(), problem);
-                }
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(examples)
-    } else {
-        Err(errors.into())
-    }
-}
-
-/// One row: a JSON object whose known fields are strings (or null).
-fn row_from_value(value: serde_json::Value) -> Result<ExampleRow, String> {
-    if !value.is_object() {
-        return Err("Each example must be a JSON object.".to_owned());
-    }
-    serde_json::from_value(value).map_err(|_| {
-        "`content`, `text`, `author_name`, `author_email`, `author_url` and `label` \
-         must be strings."
-            .to_owned()
-    })
-}
 
 /// Imports labelled examples.
 pub async fn import_examples(
@@ -96,9 +26,9 @@ pub async fn import_examples(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     // Read only once the token is checked: no stranger makes the server buffer 32 MiB.
-    let body = crate::routes::body::read_body(&req, payload, IMPORT_LIMIT_BYTES).await?;
-    let examples = parse_examples(&body)?;
-    let now = Utc::now().trunc_subsecs(6).naive_utc();
+    let body = read_body(&req, payload, IMPORT_LIMIT_BYTES).await?;
+    let examples = read_examples(&body, Some(MAX_IMPORT_ROWS))?;
+    let now = crate::storage::now();
     let (imported, duplicates) = state
         .db
         .run(move |conn| training::import(conn, &examples, SOURCE_IMPORT, now))
@@ -140,6 +70,12 @@ pub async fn example_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::dataset::LabelledExample;
+
+    /// What the import endpoint makes of a body.
+    fn parse_examples(body: &[u8]) -> Result<Vec<LabelledExample>, ApiError> {
+        Ok(read_examples(body, Some(MAX_IMPORT_ROWS))?)
+    }
 
     #[test]
     fn arrays_and_ndjson_are_both_read() {

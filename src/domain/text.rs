@@ -1,0 +1,63 @@
+//! Text rules shared by every field: what counts as invisible, trimming to
+//! what shows, and which control characters a field may hold.
+
+/// Characters that render as nothing: a field made only of these (and
+/// whitespace) is empty, whatever its byte length.
+pub(crate) fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+        )
+}
+
+/// Trims whitespace and returns `None` for a value that is absent or shows nothing.
+pub(crate) fn visible(raw: Option<&str>) -> Option<&str> {
+    let trimmed = raw?.trim();
+    (!trimmed.chars().all(is_invisible)).then_some(trimmed)
+}
+
+/// One-line fields admit no control characters at all.
+pub(crate) fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// Comment text may hold line breaks and tabs but no other control characters
+/// (NUL in particular cannot be stored in PostgreSQL text).
+pub(crate) fn has_control_in_text(value: &str) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// A required one-line field: visible, at most `max` characters, no control
+/// characters; each failure has its own message.
+pub(crate) fn one_line<'a>(
+    raw: Option<&'a str>,
+    max: usize,
+    missing: &str,
+    too_long: &str,
+    not_allowed: &str,
+) -> Result<&'a str, String> {
+    let value = visible(raw).ok_or(missing)?;
+    if value.chars().count() > max {
+        return Err(too_long.to_owned());
+    }
+    if has_control(value) {
+        return Err(not_allowed.to_owned());
+    }
+    Ok(value)
+}

@@ -1,0 +1,20 @@
+//! State shared by every HTTP worker: the database, the settings and the caches
+//! an instance keeps (the active model, the keyword matcher). Only
+//! [`crate::startup`] builds it; `routes` and `auth` read it.
+
+use std::sync::Arc;
+
+use crate::cache::{ActiveModel, KeywordCache};
+use crate::config::Settings;
+use crate::storage::Database;
+
+/// State shared by every worker.
+pub struct AppState {
+    pub db: Database,
+    pub settings: Arc<Settings>,
+    /// The active model and its hot swap; a request takes one snapshot and
+    /// finishes on it.
+    pub model: Arc<ActiveModel>,
+    /// The compiled keyword lists, rebuilt when their version changes.
+    pub keywords: Arc<KeywordCache>,
+}
