@@ -18,7 +18,7 @@ use crate::storage::models::{self, JobRecord, JobResult, NewModelRecord};
 use crate::storage::{self, Database, DbConn, StorageError, training};
 
 /// One labelled example in this many goes to the held-out split.
-const HOLDOUT_EVERY: usize = 5;
+pub const HOLDOUT_EVERY: usize = 5;
 
 /// The labelled training data shipped with the binary (the train splits the
 /// built-in model was trained on; CC BY 4.0, see models/README.md).
