@@ -11,18 +11,21 @@ as nullable).
 
 Needs the `diesel` CLI (cargo install diesel_cli --no-default-features
 --features postgres,sqlite-bundled) and a PostgreSQL server: PG_URL, default
-postgres://postgres@127.0.0.1:5432/postgres (a scratch database is created and
-dropped). Exit status 1 on any difference.
+TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres (a scratch
+database is created and dropped beside it). Exit status 1 on any difference.
 """
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get(
+    "PG_URL", os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+)
 
 TABLE = re.compile(r"diesel::table!\s*\{\s*(\w+)\s*\((\w+)\)\s*\{(.*?)\}\s*\}", re.S)
 COLUMN = re.compile(r"^\s*(\w+)\s*->\s*([\w<>]+),?\s*$")
@@ -48,6 +51,7 @@ def tables(source, backend):
                 ty = re.sub(r"^Nullable<(.*)>$", r"\1", ty)
                 ty = "BigInt" if ty == "Integer" else ty
             columns[column] = ty
+        columns["(primary key)"] = key
         out[name] = columns
     return out
 
@@ -96,10 +100,11 @@ def main():
         got = tables(printed(os.path.join(tmp, "check.db"), "migrations/sqlite"), "sqlite")
         ok &= compare("sqlite", got, tables(committed, "sqlite"))
     scratch = f"schema_check_{uuid.uuid4().hex[:12]}"
-    base, _, _ = PG_URL.rpartition("/")
+    parts = urllib.parse.urlsplit(PG_URL)
+    scratch_url = urllib.parse.urlunsplit(parts._replace(path=f"/{scratch}"))
     run("psql", PG_URL, "-qc", f"CREATE DATABASE {scratch}")
     try:
-        got = tables(printed(f"{base}/{scratch}", "migrations/postgres"), "postgres")
+        got = tables(printed(scratch_url, "migrations/postgres"), "postgres")
         ok &= compare("postgres", got, want)
     finally:
         run("psql", PG_URL, "-qc", f"DROP DATABASE IF EXISTS {scratch}")

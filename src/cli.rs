@@ -3,7 +3,7 @@
 //! variables of SPEC §2 or the matching flags (`replyguard --help`).
 
 mod admin;
-pub mod model;
+mod model;
 
 use std::process::ExitCode;
 

@@ -1,14 +1,14 @@
 //! Training jobs: the scheduler and the runner.
 //!
 //! Jobs are rows in the database (queued → running → succeeded | failed). Each
-//! instance runs one long-lived worker with one connection of its own (outside
-//! the pool, so a long job never takes a connection from request handling).
+//! instance runs one long-lived worker thread with one connection of its own,
+//! outside the pool, on which it polls and holds the training lock.
 //! Every [`POLL_INTERVAL`] the worker marks as failed the `running` jobs whose
 //! process stopped sending heartbeats, asks whether anything is queued (one
 //! cheap query), and only then takes the cluster-wide training lock (a
 //! PostgreSQL advisory lock on its connection; SQLite serves one instance, and
 //! the atomic claim keeps two claimers apart), claims the oldest job and runs
-//! [`crate::retrain`]'s recipe on the blocking pool, off the HTTP workers.
+//! [`crate::retrain`]'s recipe on its thread, off the HTTP workers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,35 +40,36 @@ impl JobRunner {
         })
     }
 
-    /// Starts the worker on the current runtime; it lives as long as the
-    /// runtime does.
+    /// Starts the worker: a thread of its own, so that a long training job
+    /// neither occupies the runtime's blocking pool nor holds up shutdown. It
+    /// lives as long as the current runtime does (the runtime holds the only
+    /// strong handle), so a stopped server, or a test's, leaves no worker behind.
     pub fn spawn(self: &Arc<Self>) {
-        let this = self.clone();
+        let worker = Arc::downgrade(self);
+        let owner = self.clone();
         actix_web::rt::spawn(async move {
-            let mut interval = actix_web::rt::time::interval(POLL_INTERVAL);
-            let mut conn: Option<DbConn> = None;
-            loop {
-                interval.tick().await;
-                let worker = this.clone();
-                let round = tokio::task::spawn_blocking(move || {
-                    let outcome = worker.tick(&mut conn);
-                    (conn, outcome)
-                })
-                .await;
-                conn = match round {
-                    Ok((kept, Ok(()))) => kept,
-                    Ok((_, Err(err))) => {
+            let _owner = owner;
+            std::future::pending::<()>().await;
+        });
+        let started = std::thread::Builder::new()
+            .name("replyguard-jobs".into())
+            .spawn(move || {
+                let mut conn: Option<DbConn> = None;
+                loop {
+                    std::thread::sleep(POLL_INTERVAL);
+                    let Some(runner) = worker.upgrade() else {
+                        return;
+                    };
+                    if let Err(err) = runner.tick(&mut conn) {
                         // Reconnect next round: the connection may be broken.
                         tracing::warn!(error = %err, "training job check failed");
-                        None
+                        conn = None;
                     }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "training job task failed");
-                        None
-                    }
-                };
-            }
-        });
+                }
+            });
+        if let Err(err) = started {
+            tracing::error!(error = %err, "the training-job worker could not start");
+        }
     }
 
     /// One round of the worker (blocking).

@@ -2,9 +2,10 @@
 //! the query functions. The backend is chosen at run time from `DATABASE_URL`.
 //!
 //! Query functions are plain functions over `&mut DbConn`, named after what
-//! they do; a function that must be atomic (a decision with its event and
-//! label, a submission's checks with its insert) opens its own transaction, and
-//! nested calls become savepoints. Blocking diesel work runs on tokio's
+//! they do; one that must be atomic on its own (a decision with its event and
+//! label) opens its own transaction, and a workflow that needs several in one
+//! (a submission's checks with its insert) wraps them in [`transaction`];
+//! nested transactions become savepoints. Blocking diesel work runs on tokio's
 //! blocking pool through [`Database::run`], never on the async workers. No
 //! caller above this module names diesel: its errors arrive as [`StorageError`].
 //! This module knows nothing of HTTP.
@@ -160,8 +161,8 @@ pub fn now() -> NaiveDateTime {
 }
 
 /// The database's clock, in UTC to the microsecond: times that instances
-/// sharing one PostgreSQL compare (flood control, comment and job times) come
-/// from it, so that instances whose clocks differ still agree. It is the time
+/// sharing one PostgreSQL compare (flood control with comments' `created_at`,
+/// job heartbeats) come from it, so that instances whose clocks differ still agree. It is the time
 /// of the call, not of the transaction's start (`clock_timestamp()`, in UTC
 /// whatever the session's time zone). A SQLite file serves the machine it is
 /// on, and that machine's clock is the database's.

@@ -98,9 +98,17 @@ impl KeywordCache {
     pub async fn refresh(&self) -> Result<(), CacheError> {
         let version = self.db.run(settings::keywords_version).await?;
         if version != self.current.load().version() {
-            let matcher = self.stored().await?;
+            let matcher = Arc::new(self.stored().await?);
+            // Never replace newer lists (stored meanwhile by `replace`) with
+            // these: the summed version only grows.
+            self.current.rcu(|current| {
+                if matcher.version() > current.version() {
+                    matcher.clone()
+                } else {
+                    current.clone()
+                }
+            });
             tracing::info!(version, "keyword lists reloaded");
-            self.current.store(Arc::new(matcher));
         }
         Ok(())
     }

@@ -33,7 +33,8 @@ impl ActiveModel {
     /// it scores with the default and says so loudly.
     ///
     /// # Errors
-    /// The database being unavailable.
+    /// The database being unavailable (any other failure is logged and the
+    /// default model scores).
     pub fn load(db: Database, default_model: SpamModel) -> Result<Arc<Self>, StorageError> {
         let default_model = Arc::new(default_model);
         let active = Arc::new(Self {
@@ -44,7 +45,7 @@ impl ActiveModel {
             reloading: Mutex::new(()),
         });
         match active.reload_if_switched() {
-            Err(CacheError::Storage(err)) => return Err(err),
+            Err(CacheError::Storage(err @ StorageError::Unavailable(_))) => return Err(err),
             Err(err) => {
                 tracing::error!(error = %err, "the active model does not load; scoring with the default model");
             }

@@ -55,6 +55,27 @@ impl TrainingRow {
     }
 }
 
+impl TrainingRow {
+    /// What the row's features are computed from.
+    pub fn input(&self) -> ScoringInput<'_> {
+        input(&self.example)
+    }
+}
+
+/// Reads a labelled data file (JSONL or a JSON array) into rows of weight 1,
+/// with the one reader every part of replyguard uses
+/// ([`crate::domain::dataset::read_examples`]).
+///
+/// # Errors
+/// An unreadable file, or any bad row.
+pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<TrainingRow>, ClassifierError> {
+    let bytes = std::fs::read(path)
+        .map_err(|err| ClassifierError::Io(format!("cannot read {}: {err}", path.display())))?;
+    let examples = crate::domain::dataset::read_examples(&bytes, None)
+        .map_err(|err| ClassifierError::Data(format!("{}: {err}", path.display())))?;
+    Ok(examples.into_iter().map(TrainingRow::from).collect())
+}
+
 impl From<LabelledExample> for TrainingRow {
     fn from(example: LabelledExample) -> Self {
         Self::new(example, 0)

@@ -1,7 +1,7 @@
-//! The checks a valid-looking submission passes once the database has told us
-//! the facts, in SPEC §4's order: reply target (422) → duplicate (409) → flood
-//! (429). Pure functions; the workflow that gathers the facts is
-//! [`crate::submission`].
+//! What refuses a valid-looking submission once the database has told us the
+//! facts — a reply target that is not an approved comment of the post (422), a
+//! duplicate (409), the flood window (429) — and the pure flood rule. The
+//! workflow that asks for the facts in SPEC §4's order is [`crate::submission`].
 
 use chrono::NaiveDateTime;
 
@@ -81,8 +81,8 @@ mod tests {
 
     #[test]
     fn a_latest_comment_in_the_future_still_floods() {
-        // Another instance's insert committed with a later database time than
-        // this transaction's start: the submitter waits the whole window.
+        // The clock read at the latest comment is ahead of this one's (a clock
+        // step on the database host): the submitter waits the whole window.
         assert_eq!(flood_retry_after(at(0), Some(at(2_000)), 15), Some(17));
     }
 

@@ -152,9 +152,12 @@ impl Database {
             .url
             .establish()
             .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-        if let DbConn::Sqlite(c) = &mut conn {
-            c.batch_execute(&sqlite_pragmas(self.busy_timeout_ms))?;
+        // The settings every pooled connection gets (lock timeout, pragmas).
+        Customizer {
+            busy_timeout_ms: self.busy_timeout_ms,
         }
+        .on_acquire(&mut conn)
+        .map_err(|err| StorageError::Unavailable(err.to_string()))?;
         Ok(conn)
     }
 

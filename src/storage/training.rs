@@ -84,7 +84,7 @@ pub fn import(
     // reads first cannot always upgrade to a writer when others commit meanwhile.
     let hashes: Vec<String> = rows
         .iter()
-        .map(|r| content_hash(r.is_spam, &r.text))
+        .map(|r| content_hash(r.is_spam, r.text.trim()))
         .collect();
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in hashes.chunks(500) {
@@ -105,7 +105,9 @@ pub fn import(
                     comment_id: None,
                     source: source.to_owned(),
                     label: label_name(row.is_spam).to_owned(),
-                    content: row.text.clone(),
+                    // Stored as a comment's text is, trimmed, so that an
+                    // import and a moderator's label of the same text agree.
+                    content: row.text.trim().to_owned(),
                     author_name: row.author_name.clone(),
                     author_email: row.author_email.clone(),
                     author_url: row.author_url.clone(),

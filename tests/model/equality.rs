@@ -8,9 +8,8 @@ use linfa::prelude::Predict;
 use linfa_bayes::NaiveBayes;
 use ndarray::Array2;
 use replyguard::classifier::artifact::{Artifact, SPAM};
-use replyguard::classifier::train::input;
+use replyguard::classifier::train::read_jsonl;
 use replyguard::classifier::{SHIPPED_MODEL, SpamModel};
-use replyguard::cli::model::read_data;
 
 fn test_split() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl")
@@ -20,21 +19,21 @@ fn test_split() -> PathBuf {
 fn sparse_scorer_equals_linfa_on_the_youtube_test_split() {
     let artifact = Artifact::from_json(SHIPPED_MODEL).unwrap();
     let model = SpamModel::from_artifact(artifact.clone()).unwrap();
-    let examples = read_data(&test_split()).unwrap();
+    let examples = read_jsonl(&test_split()).unwrap();
     let width = model.vocabulary_len();
     let mut compared = 0;
 
     for chunk in examples.chunks(64) {
         let mut x = Array2::<f64>::zeros((chunk.len(), width));
         for (r, example) in chunk.iter().enumerate() {
-            for (c, v) in model.vectorize(&input(example)) {
+            for (c, v) in model.vectorize(&example.input()) {
                 x[[r, c as usize]] = v;
             }
         }
         let linfa_jll = artifact.model.joint_log_likelihood(x.view());
         let linfa_pred = artifact.model.predict(&x);
         for (r, example) in chunk.iter().enumerate() {
-            let [ham, spam] = model.joint_log_likelihood(&input(example));
+            let [ham, spam] = model.joint_log_likelihood(&example.input());
             let expected_ham = linfa_jll[&0][r];
             let expected_spam = linfa_jll[&SPAM][r];
             assert!(

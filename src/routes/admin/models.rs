@@ -177,10 +177,16 @@ pub async fn activate(
             .into());
         }
     }
+    // The switch is committed: every instance, this one included, follows
+    // within the poll interval even if loading it here fails now.
     let model = state.model.clone();
-    tokio::task::spawn_blocking(move || model.reload_if_switched())
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))??;
+    match tokio::task::spawn_blocking(move || model.reload_if_switched()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "the activated model will load on the next poll")
+        }
+        Err(err) => tracing::warn!(error = %err, "the activated model will load on the next poll"),
+    }
     tracing::info!(model_version = %version, actor = %admin.actor, "model activated");
     Ok(HttpResponse::Ok().json(json!({"version": version, "active": true})))
 }
