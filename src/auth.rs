@@ -6,8 +6,8 @@
 //! reader of the database. `REPLYGUARD_ADMIN_TOKEN` is a bootstrap token compared
 //! in constant time. No token ever reaches a log.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::fmt::Write as _;
+
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -18,14 +18,50 @@ pub const TOKEN_PREFIX: &str = "rg_";
 /// Actor recorded for decisions made with `REPLYGUARD_ADMIN_TOKEN`.
 pub const BOOTSTRAP_ACTOR: &str = "bootstrap";
 
-/// A new random token.
+/// A new random token: [`TOKEN_PREFIX`] and 192 random bits in lower-case hex
+/// (51 characters). Lower case and under 63 characters, so that it survives
+/// as the first label of a host name, where Akismet clients put their key and
+/// URL parsers fold case (`rg_….replyguard.example`).
 ///
 /// # Errors
 /// The operating system's random source failed.
 pub fn generate_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    let mut token = String::from(TOKEN_PREFIX);
+    for byte in bytes {
+        let _ = write!(token, "{byte:02x}");
+    }
+    Ok(token)
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Everything: the admin API and the Akismet-compatible endpoints.
+    Admin,
+    /// Only the Akismet-compatible endpoints (a site's plugin, which must not
+    /// moderate).
+    Akismet,
+}
+
+impl TokenScope {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Akismet => "akismet",
+        }
+    }
+}
+
+/// Who a token names and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The token's name ([`BOOTSTRAP_ACTOR`] for `REPLYGUARD_ADMIN_TOKEN`),
+    /// recorded with its decisions.
+    pub actor: String,
+    pub scope: TokenScope,
 }
 
 /// The stored form of a token.
@@ -51,8 +87,7 @@ pub enum AuthError {
     Storage(#[from] StorageError),
 }
 
-/// Checks a presented token; returns the actor it names (the token's name,
-/// or [`BOOTSTRAP_ACTOR`] for `REPLYGUARD_ADMIN_TOKEN`).
+/// Checks a presented token.
 ///
 /// # Errors
 /// [`AuthError::Unknown`], [`AuthError::Revoked`], or the database failing.
@@ -60,7 +95,7 @@ pub async fn authenticate(
     db: &Database,
     bootstrap: Option<&SecretString>,
     token: &str,
-) -> Result<String, AuthError> {
+) -> Result<Authenticated, AuthError> {
     if token.is_empty() {
         return Err(AuthError::Unknown);
     }
@@ -68,7 +103,10 @@ pub async fn authenticate(
     if let Some(bootstrap) = bootstrap {
         let expected = hash_token(bootstrap.expose_secret());
         if constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
-            return Ok(BOOTSTRAP_ACTOR.to_owned());
+            return Ok(Authenticated {
+                actor: BOOTSTRAP_ACTOR.to_owned(),
+                scope: TokenScope::Admin,
+            });
         }
     }
     let found = db
@@ -77,7 +115,14 @@ pub async fn authenticate(
     match found {
         None => Err(AuthError::Unknown),
         Some(record) if record.revoked_at.is_some() => Err(AuthError::Revoked),
-        Some(record) => Ok(record.name),
+        Some(record) => Ok(Authenticated {
+            scope: if record.scope == TokenScope::Akismet.as_str() {
+                TokenScope::Akismet
+            } else {
+                TokenScope::Admin
+            },
+            actor: record.name,
+        }),
     }
 }
 
@@ -90,7 +135,12 @@ mod tests {
         let a = generate_token().unwrap();
         let b = generate_token().unwrap();
         assert_ne!(a, b);
-        assert!(a.starts_with(TOKEN_PREFIX) && a.len() > 40);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == 51 && a.len() < 64);
+        assert_eq!(
+            a,
+            a.to_ascii_lowercase(),
+            "survives a host name's case folding"
+        );
         // SHA-256, hex: a known vector, and the same token always hashes the same.
         assert_eq!(
             hash_token("abc"),

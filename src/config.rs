@@ -78,6 +78,12 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_HAM_THRESHOLD", value_parser = parse_probability)]
     pub ham_threshold: Option<f64>,
 
+    /// Spam score at or above which the Akismet-compatible `comment-check`
+    /// calls a comment blatant (`X-akismet-pro-tip: discard`).
+    #[arg(long, global = true, env = "REPLYGUARD_DISCARD_THRESHOLD", default_value_t = 0.99,
+          value_parser = parse_probability)]
+    pub discard_threshold: f64,
+
     /// Minimum seconds between two stored comments from the same client IP or
     /// email (0 disables flood control).
     #[arg(

@@ -59,8 +59,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("A valid admin token is required: send `Authorization: Bearer <token>`.")]
     Unauthorized,
-    #[error("This admin token has been revoked.")]
-    Forbidden,
+    /// A known token that may not do this (revoked, or limited to Akismet).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("The comment's status is {current}, not {expected}; it was changed by someone else.")]
     StatusConflict { current: String, expected: String },
     #[error("Duplicate comment detected; it looks as though you've already said that!")]
@@ -88,7 +89,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden(_) => "forbidden",
             Self::StatusConflict { .. } => "status_conflict",
             Self::DuplicateComment => "duplicate_comment",
             Self::TooManyRequests { .. } | Self::RateLimited { .. } => "too_many_requests",
@@ -175,7 +176,7 @@ impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
             AuthError::Unknown => Self::Unauthorized,
-            AuthError::Revoked => Self::Forbidden,
+            AuthError::Revoked => Self::Forbidden("This admin token has been revoked.".into()),
             AuthError::Storage(err) => err.into(),
         }
     }
@@ -253,7 +254,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::StatusConflict { .. } => StatusCode::CONFLICT,
             Self::DuplicateComment => StatusCode::CONFLICT,
             Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
@@ -359,7 +360,7 @@ mod tests {
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
             (ApiError::Unauthorized, 401, "unauthorized"),
-            (ApiError::Forbidden, 403, "forbidden"),
+            (ApiError::Forbidden("no".into()), 403, "forbidden"),
             (
                 ApiError::StatusConflict {
                     current: "spam".into(),

@@ -7,8 +7,11 @@
 //! is the `replyguard` binary's command line.
 //!
 //! Layering: `domain` depends on nothing in this crate; `classifier` and
-//! `storage` only on `domain`; `routes` ties them together.
+//! `storage` only on `domain`; the workflows (`submission`, `akismet`,
+//! `retrain`, `jobs`) and the caches (`cache`) combine them, and `routes`
+//! puts HTTP in front of those.
 
+pub mod akismet;
 pub mod auth;
 pub mod cache;
 pub mod classifier;

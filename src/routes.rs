@@ -3,6 +3,7 @@
 //! open no transaction and name no diesel type.
 
 pub mod admin;
+pub mod akismet;
 pub mod auth;
 pub mod body;
 pub mod client;
@@ -63,6 +64,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
             .wrap(limited())
             .get(public::count_comments),
     )
+    // Akismet-compatible (SPEC §8): authenticated by key, so not rate-limited
+    // per IP (a site's server calls from one address).
+    .service(web::resource("/1.1/verify-key").post(akismet::verify_key))
+    .service(web::resource("/1.1/comment-check").post(akismet::comment_check))
+    .service(web::resource("/1.1/submit-spam").post(akismet::submit_spam))
+    .service(web::resource("/1.1/submit-ham").post(akismet::submit_ham))
+    .service(web::resource("/1.2/usage-limit").get(akismet::usage_limit))
     .service(
         web::scope("/api/v1/admin")
             .service(web::resource("/comments").get(admin::list_comments))

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -86,6 +87,7 @@ impl Application {
             settings,
             model,
             keywords,
+            akismet_checks: AtomicU64::new(0),
         });
         let server = HttpServer::new(move || {
             let origins = state.settings.allowed_origins.clone();

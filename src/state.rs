@@ -1,8 +1,9 @@
 //! State shared by every HTTP worker: the database, the settings and the caches
 //! an instance keeps (the active model, the keyword matcher). Only
-//! [`crate::startup`] builds it; `routes` and `auth` read it.
+//! [`crate::startup`] builds it; `routes` and the workflows read it.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use crate::cache::{ActiveModel, KeywordCache};
 use crate::config::Settings;
@@ -17,4 +18,7 @@ pub struct AppState {
     pub model: Arc<ActiveModel>,
     /// The compiled keyword lists, rebuilt when their version changes.
     pub keywords: Arc<KeywordCache>,
+    /// Akismet `comment-check` calls this instance answered since it started
+    /// (`GET /1.2/usage-limit`).
+    pub akismet_checks: AtomicU64,
 }

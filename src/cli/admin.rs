@@ -19,6 +19,10 @@ pub enum TokenCommand {
     Create {
         /// A name for the moderator or tool; recorded with every decision.
         name: String,
+        /// Only for the Akismet-compatible endpoints (a site's plugin): the
+        /// admin API answers it 403.
+        #[arg(long)]
+        akismet_only: bool,
     },
     /// List tokens (names and dates, never the tokens).
     List,
@@ -45,7 +49,7 @@ fn with_connection<T>(
 pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> {
     let now = crate::storage::now();
     match command {
-        TokenCommand::Create { name } => {
+        TokenCommand::Create { name, akismet_only } => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
                 bail!("a token name must be 1 to 100 printable characters");
@@ -57,8 +61,14 @@ pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> 
             }
             let token = auth::generate_token().context("no randomness available")?;
             let hash = auth::hash_token(&token);
-            let created =
-                with_connection(settings, |conn| tokens::insert(conn, &name, &hash, now))?;
+            let scope = if *akismet_only {
+                auth::TokenScope::Akismet
+            } else {
+                auth::TokenScope::Admin
+            };
+            let created = with_connection(settings, |conn| {
+                tokens::insert_with_scope(conn, &name, &hash, scope.as_str(), now)
+            })?;
             if !created {
                 bail!(
                     "a token named `{name}` exists or existed; names stay taken after \
@@ -80,10 +90,18 @@ pub fn token(command: &TokenCommand, settings: &Settings) -> anyhow::Result<()> 
                 .chain([4])
                 .max()
                 .unwrap_or(4);
-            println!("{:<width$}  {:<20}  revoked", "name", "created");
+            println!(
+                "{:<width$}  {:<7}  {:<20}  revoked",
+                "name", "scope", "created"
+            );
             for t in all {
                 let revoked = t.revoked_at.map_or_else(|| "-".to_owned(), stamp);
-                println!("{:<width$}  {:<20}  {revoked}", t.name, stamp(t.created_at));
+                println!(
+                    "{:<width$}  {:<7}  {:<20}  {revoked}",
+                    t.name,
+                    t.scope,
+                    stamp(t.created_at)
+                );
             }
         }
         TokenCommand::Revoke { name } => {

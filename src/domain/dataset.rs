@@ -65,7 +65,7 @@ pub enum DatasetError {
     Rows(Vec<(Position, Vec<String>)>),
 }
 
-/// A row as sent: `text` (or `content`), optional author fields, `label`.
+/// A row as sent: `content` (or `text`), optional author fields, `label`.
 /// Other fields (`id`, `date`, … of exported data sets) are ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
 struct ExampleRow {
@@ -142,14 +142,38 @@ fn row_from_value(value: serde_json::Value) -> Result<ExampleRow, String> {
 }
 
 impl LabelledExample {
+    /// An example reported one at a time (Akismet's `submit-spam`/`submit-ham`):
+    /// `None` when the text is empty or invalid; author fields that break the
+    /// comment form's rules are dropped rather than refusing the report.
+    pub fn reported(
+        text: &str,
+        author_name: Option<&str>,
+        author_email: Option<&str>,
+        author_url: Option<&str>,
+        is_spam: bool,
+    ) -> Option<Self> {
+        let keep = |value: Option<&str>, valid: &dyn Fn(&str) -> bool| {
+            value.filter(|v| valid(v)).map(str::to_owned)
+        };
+        Self::from_row(ExampleRow {
+            text: Some(text.to_owned()),
+            author_name: keep(author_name, &|v| AuthorName::parse(Some(v)).is_ok()),
+            author_email: keep(author_email, &|v| AuthorEmail::parse(Some(v)).is_ok()),
+            author_url: keep(author_url, &|v| AuthorUrl::parse_optional(Some(v)).is_ok()),
+            label: Some(if is_spam { "spam" } else { "ham" }.to_owned()),
+            ..ExampleRow::default()
+        })
+        .ok()
+    }
+
     fn from_row(row: ExampleRow) -> Result<Self, Vec<String>> {
         let mut problems = Vec::new();
-        let text = row.text.or(row.content).unwrap_or_default();
+        let text = row.content.or(row.text).unwrap_or_default();
         // Unlike a submitted comment's, the text may hold control characters
         // other than NUL: public corpora do (the SMS set has `\x92`).
         if text.trim().is_empty() {
             problems.push("`content` (or `text`) is required and must not be empty.".to_owned());
-        } else if text.len() > MAX_CONTENT_BYTES {
+        } else if text.trim().len() > MAX_CONTENT_BYTES {
             problems.push(format!(
                 "`content` must be at most {MAX_CONTENT_BYTES} bytes."
             ));
@@ -270,6 +294,27 @@ mod tests {
         }
         let long_name = "n".repeat(MAX_AUTHOR_NAME_CHARS + 1);
         assert!(LabelledExample::from_row(with_author(&long_name, "", "")).is_err());
+    }
+
+    #[test]
+    fn reported_examples_drop_bad_author_fields_but_need_text() {
+        let example = LabelledExample::reported(
+            "buy now",
+            Some("a\u{7}b"),
+            Some("nope"),
+            Some("x.example"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                example.author_name,
+                example.author_email,
+                example.author_url.as_deref()
+            ),
+            (None, None, Some("http://x.example/"))
+        );
+        assert!(LabelledExample::reported(" ", None, None, None, false).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::auth::authenticate;
+use crate::auth::{TokenScope, authenticate};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -37,9 +37,13 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let token = presented.ok_or(ApiError::Unauthorized)?;
             let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no app state")))?;
-            let actor =
-                authenticate(&state.db, state.settings.admin_token.as_ref(), &token).await?;
-            Ok(Admin { actor })
+            let who = authenticate(&state.db, state.settings.admin_token.as_ref(), &token).await?;
+            if who.scope != TokenScope::Admin {
+                return Err(ApiError::Forbidden(
+                    "This token is for the Akismet-compatible endpoints only.".into(),
+                ));
+            }
+            Ok(Admin { actor: who.actor })
         })
     }
 }

@@ -64,6 +64,8 @@ pub struct AdminTokenRecord {
     pub token_hash: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// `admin` or `akismet` ([`crate::auth::TokenScope`]).
+    pub scope: String,
 }
 
 /// One row of `comment_events`.

@@ -31,6 +31,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        scope -> Text,
     }
 }
 

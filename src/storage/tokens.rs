@@ -7,7 +7,7 @@ use super::records::AdminTokenRecord;
 use super::schema::admin_tokens;
 use super::{DbConn, StorageError};
 
-/// Stores a new token hash under `name`; `false` if the name is taken.
+/// Stores a new admin token hash under `name`; `false` if the name is taken.
 ///
 /// # Errors
 /// Any database failure.
@@ -15,6 +15,21 @@ pub fn insert(
     conn: &mut DbConn,
     name: &str,
     token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    insert_with_scope(conn, name, token_hash, "admin", now)
+}
+
+/// Stores a new token hash under `name` with its scope (`admin` or
+/// `akismet`); `false` if the name is taken.
+///
+/// # Errors
+/// Any database failure.
+pub fn insert_with_scope(
+    conn: &mut DbConn,
+    name: &str,
+    token_hash: &str,
+    scope: &str,
     now: NaiveDateTime,
 ) -> Result<bool, StorageError> {
     let taken = admin_tokens::table
@@ -28,6 +43,7 @@ pub fn insert(
         .values((
             admin_tokens::name.eq(name),
             admin_tokens::token_hash.eq(token_hash),
+            admin_tokens::scope.eq(scope),
             admin_tokens::created_at.eq(now),
         ))
         .execute(conn)?;

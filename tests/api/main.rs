@@ -7,6 +7,7 @@ mod helpers;
 
 mod abuse;
 mod admin;
+mod akismet;
 
 mod comments;
 mod errors;

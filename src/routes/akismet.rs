@@ -1,0 +1,223 @@
+//! The Akismet-compatible endpoints (SPEC §8, Akismet API 1.1): what real
+//! clients send, read as they send it, answered as Akismet answers (200 with
+//! a `text/plain` body; a bad key is `invalid` with `X-akismet-debug-help`).
+//!
+//! The key is an admin token (an `--akismet-only` one cannot moderate), taken
+//! from `api_key`, the older `key`, or, when the body has neither, the first
+//! label of the `Host` name (`KEY.rest.akismet.com` → `KEY.<this host>`, as
+//! the npm `akismet-api` client and Coral Talk send it). Bodies are form
+//! encoded; `submit-spam`/`submit-ham` also accept JSON (Coral).
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::body::{BODY_LIMIT_BYTES, MediaType, form_is_utf8, media_type, read_body};
+use crate::akismet::{self, Report, Verdict};
+use crate::auth::{AuthError, authenticate};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Akismet's answer to a good submission.
+const THANKS: &str = "Thanks for making the web a better place.";
+
+/// Reads the parameters: a form body (spaces as `+` or `%20`), or a JSON
+/// object whose values are strings, numbers or booleans.
+fn params(req: &HttpRequest, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    if media_type(req) == MediaType::Json {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+            return Err(ApiError::MalformedRequest(
+                "The request body must be a JSON object.".into(),
+            ));
+        };
+        return Ok(object
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Number(n) => Some((k, n.to_string())),
+                Value::Bool(b) => Some((k, b.to_string())),
+                _ => None,
+            })
+            .collect());
+    }
+    if !form_is_utf8(body) {
+        return Err(ApiError::MalformedRequest(
+            "The form data could not be read: it must be URL-encoded UTF-8.".into(),
+        ));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|err| {
+        ApiError::MalformedRequest(format!("The form data could not be read: {err}."))
+    })
+}
+
+/// The key a client presented: `api_key`, then `key`, then the first label of
+/// the host name when there is one (not an IP address, not a single label).
+fn presented_key(req: &HttpRequest, params: &[(String, String)]) -> Option<String> {
+    let from_params = ["api_key", "key"].iter().find_map(|name| {
+        params
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+    });
+    from_params.or_else(|| {
+        let host = req.headers().get(header::HOST)?.to_str().ok()?;
+        let host = host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        });
+        if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
+            return None;
+        }
+        let (label, rest) = host.split_once('.')?;
+        (!label.is_empty() && !rest.is_empty()).then(|| label.to_owned())
+    })
+}
+
+/// A 200 with a `text/plain` body: every Akismet answer, `invalid` included
+/// (clients read the body; some fail on any other content type).
+fn plain() -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response.content_type("text/plain; charset=utf-8");
+    response
+}
+
+fn invalid(why: &str) -> HttpResponse {
+    plain()
+        .insert_header(("X-akismet-debug-help", why.to_owned()))
+        .body("invalid")
+}
+
+/// Whether the presented key is a live token; `Err` only when the database
+/// cannot be asked.
+async fn key_is_valid(state: &AppState, key: Option<&str>) -> Result<bool, ApiError> {
+    let Some(key) = key else { return Ok(false) };
+    match authenticate(&state.db, state.settings.admin_token.as_ref(), key).await {
+        Ok(_) => Ok(true),
+        Err(AuthError::Unknown | AuthError::Revoked) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+const BAD_KEY: &str = "The API key is not a live replyguard token: create one with `replyguard token create NAME --akismet-only`.";
+
+/// Reads the body and checks the key: the parameters, or the `invalid` answer.
+async fn authenticated(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Result<Vec<(String, String)>, HttpResponse>, ApiError> {
+    let body = read_body(req, payload, BODY_LIMIT_BYTES).await?;
+    let params = params(req, &body)?;
+    if !key_is_valid(state, presented_key(req, &params).as_deref()).await? {
+        return Ok(Err(invalid(BAD_KEY)));
+    }
+    Ok(Ok(params))
+}
+
+/// `POST /1.1/verify-key` → `valid` or `invalid`.
+pub async fn verify_key(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(match authenticated(&req, payload, &state).await? {
+        Ok(_) => plain().body("valid"),
+        Err(refused) => refused,
+    })
+}
+
+/// `POST /1.1/comment-check` → `true` (spam) or `false`; stores nothing.
+#[tracing::instrument(skip_all, fields(verdict))]
+pub async fn comment_check(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = match authenticated(&req, payload, &state).await? {
+        Ok(params) => params,
+        Err(refused) => return Ok(refused),
+    };
+    let report = Report::from_params(&params);
+    if let Some(field) = report.missing_field() {
+        return Ok(invalid(&format!("Missing required field: {field}.")));
+    }
+    state.akismet_checks.fetch_add(1, Ordering::Relaxed);
+    let verdict = akismet::check(&state, &report);
+    tracing::Span::current().record("verdict", format!("{verdict:?}"));
+    let mut response = plain();
+    response.insert_header(("X-akismet-guid", guid()?));
+    Ok(match verdict {
+        Verdict::Ham => response.body("false"),
+        Verdict::Spam { discard } => {
+            if discard {
+                response.insert_header(("X-akismet-pro-tip", "discard"));
+            }
+            response.body("true")
+        }
+    })
+}
+
+/// `POST /1.1/submit-spam`.
+pub async fn submit_spam(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    submit(req, payload, state, true).await
+}
+
+/// `POST /1.1/submit-ham`.
+pub async fn submit_ham(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    submit(req, payload, state, false).await
+}
+
+async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    is_spam: bool,
+) -> Result<HttpResponse, ApiError> {
+    let params = match authenticated(&req, payload, &state).await? {
+        Ok(params) => params,
+        Err(refused) => return Ok(refused),
+    };
+    let report = Report::from_params(&params);
+    let stored = akismet::submit(&state, &report, is_spam).await?;
+    tracing::info!(is_spam, stored, "akismet submission");
+    Ok(plain().body(THANKS))
+}
+
+/// `GET /1.2/usage-limit?api_key=…`: replyguard has no limit; `usage` counts
+/// this instance's comment-checks since it started.
+pub async fn usage_limit(
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !key_is_valid(&state, presented_key(&req, &query).as_deref()).await? {
+        return Ok(invalid(BAD_KEY));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "limit": "none",
+        "usage": state.akismet_checks.load(Ordering::Relaxed),
+        "percentage": "0",
+        "throttled": false,
+    })))
+}
+
+/// A unique id for an answer, as Akismet gives (`X-akismet-guid`).
+fn guid() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| ApiError::Internal(anyhow::anyhow!("{err}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
