@@ -15,10 +15,13 @@ pub mod limits;
 pub mod public;
 pub mod render;
 
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::web;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Registers every route, with extractor errors turned into the JSON envelope
 /// and the public endpoints behind the per-IP rate limit.
@@ -73,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
     .service(web::resource("/1.2/usage-limit").get(akismet::usage_limit))
     .service(
         web::scope("/api/v1/admin")
+            .wrap(actix_web::middleware::from_fn(auth::require_admin))
             .service(web::resource("/comments").get(admin::list_comments))
             .service(web::resource("/comments/bulk").post(admin::bulk_update))
             .service(
@@ -95,4 +99,52 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
             .service(web::resource("/training-examples").post(admin::training::import_examples))
             .service(web::resource("/training-examples/stats").get(admin::training::example_stats)),
     );
+}
+
+/// Middleware: a path whose percent-escapes do not decode to UTF-8
+/// (`/api/v1/posts/%FF/comments`) is refused with 400 `malformed_request`,
+/// rather than read with U+FFFD in place of its bytes (which would file a
+/// comment under a post id the site never sent).
+///
+/// # Errors
+/// Only what the wrapped service returns.
+pub async fn refuse_non_utf8_paths(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let path = req.uri().path();
+    if percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_ok()
+    {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let error =
+        ApiError::MalformedRequest("The address holds bytes that are not UTF-8 text.".into());
+    let (req, _) = req.into_parts();
+    let response = actix_web::ResponseError::error_response(&error);
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+/// Middleware: until the database is prepared (a service started before its
+/// database), every request but `/healthz` gets 503 `unavailable`.
+///
+/// # Errors
+/// Only what the wrapped service returns.
+pub async fn require_ready(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let ready = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.ready.load(std::sync::atomic::Ordering::Acquire));
+    if ready || req.path() == "/healthz" {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let error = ApiError::Unavailable(crate::storage::StorageError::Unavailable(
+        "the database has not answered since start-up".into(),
+    ));
+    let (req, _) = req.into_parts();
+    let response = actix_web::ResponseError::error_response(&error);
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
 }

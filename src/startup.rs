@@ -3,7 +3,8 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -12,14 +13,15 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::cache::{self, ActiveModel, KeywordCache};
+use crate::cache::keywords::SeedError;
+use crate::cache::{self, ActiveModel, CacheError, KeywordCache};
 use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
 use crate::jobs::JobRunner;
 use crate::routes::{self, limits};
 use crate::state::AppState;
-use crate::storage::{self, Database};
+use crate::storage::{self, Database, StorageError};
 use crate::telemetry::RequestSpan;
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -32,63 +34,47 @@ pub struct Application {
 }
 
 impl Application {
-    /// Runs migrations, loads the model and binds the listener (port 0 picks a
-    /// free port, which tests use).
+    /// Loads the default model, binds the listener (port 0 picks a free port,
+    /// which tests use) and prepares the database: migrations, the active
+    /// model, the keyword lists. A database that does not answer yet is waited
+    /// for in the background, with a log line per try: meanwhile `/healthz`
+    /// answers and everything else gets 503 `unavailable`, so a service
+    /// started before its database comes up by itself.
     ///
     /// # Errors
-    /// Invalid settings, an unreachable database, a failed migration, a missing or
-    /// invalid model, or an address that cannot be bound.
+    /// Invalid settings, a failed migration, a missing or invalid model or
+    /// keyword file, or an address that cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
-        let (url, timeout) = (
-            settings.database_url.clone(),
-            settings.pool_options().timeout,
-        );
-        let applied = tokio::task::spawn_blocking(move || storage::run_migrations(&url, timeout))
-            .await
-            .context("migration task failed")?
-            .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
-        for name in &applied {
-            tracing::info!(migration = %name, "applied migration");
-        }
         let default_model = SpamModel::load_or_shipped(settings.model_path.as_deref())
             .context("the default model does not load")?;
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
-        let model = {
-            let db = db.clone();
-            tokio::task::spawn_blocking(move || ActiveModel::load(db, default_model))
-                .await
-                .context("model task failed")?
-                .context("cannot load the active model")?
-        };
-        let keywords = {
-            let db = db.clone();
-            let files = (
-                settings.moderation_keys_file.clone(),
-                settings.disallowed_keys_file.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                KeywordCache::load(db, files.0.as_ref(), files.1.as_ref())
-            })
-            .await
-            .context("keyword task failed")??
-        };
-        cache::spawn_refresh(model.clone(), keywords.clone());
-        JobRunner::new(db.clone(), model.clone(), settings.min_examples_per_class).spawn();
+        let model = ActiveModel::new(db.clone(), default_model);
+        let keywords = KeywordCache::new(db.clone());
         let settings = Arc::new(settings);
         let limit =
             limits::rate_limit(settings.clone()).context("the rate limit settings are invalid")?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        tracing::info!(address = %listener.local_addr()?, backend = db.url().backend(), "listening");
         let state = web::Data::new(AppState {
             db,
             settings,
             model,
             keywords,
             akismet_checks: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
         });
+        match prepare(&state).await {
+            Ok(()) => start_background_work(&state),
+            Err(Prepare::Fatal(err)) => return Err(err),
+            Err(Prepare::Unavailable(err)) => {
+                tracing::warn!(error = %err, "the database does not answer yet; waiting for it");
+                let state = state.clone();
+                actix_web::rt::spawn(async move { wait_for_database(state).await });
+            }
+        }
+        tracing::info!(address = %listener.local_addr()?, backend = state.db.url().backend(), "listening");
         let server = HttpServer::new(move || {
             let origins = state.settings.allowed_origins.clone();
             let cors = Cors::default()
@@ -105,6 +91,10 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &limit))
+                .wrap(actix_web::middleware::from_fn(routes::require_ready))
+                .wrap(actix_web::middleware::from_fn(
+                    routes::refuse_non_utf8_paths,
+                ))
                 // CORS refusals (preflights from other origins) leave as JSON too.
                 .wrap(cors)
                 .wrap(json_error_handlers())
@@ -158,6 +148,92 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Why the database could not be prepared.
+enum Prepare {
+    /// Not reachable yet: try again later.
+    Unavailable(anyhow::Error),
+    /// Wrong in a way waiting does not mend (a failed migration, a bad file).
+    Fatal(anyhow::Error),
+}
+
+/// Migrations, the active model and the keyword lists, then `ready`.
+async fn prepare(state: &web::Data<AppState>) -> Result<(), Prepare> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let url = &state.settings.database_url;
+        let applied =
+            storage::run_migrations(url, state.settings.pool_options().timeout).map_err(|err| {
+                let unavailable = matches!(err, StorageError::Unavailable(_));
+                let err =
+                    anyhow::Error::new(err).context(format!("cannot prepare the database {url}"));
+                if unavailable {
+                    Prepare::Unavailable(err)
+                } else {
+                    Prepare::Fatal(err)
+                }
+            })?;
+        for name in &applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+        state
+            .model
+            .reload_or_default()
+            .map_err(|err| Prepare::Unavailable(err.into()))?;
+        let settings = &state.settings;
+        state
+            .keywords
+            .seed_and_load(
+                settings.moderation_keys_file.as_ref(),
+                settings.disallowed_keys_file.as_ref(),
+            )
+            .map_err(|err| match err {
+                SeedError::Cache(CacheError::Storage(StorageError::Unavailable(_))) => {
+                    Prepare::Unavailable(err.into())
+                }
+                other => Prepare::Fatal(other.into()),
+            })?;
+        state.ready.store(true, Ordering::Release);
+        Ok(())
+    })
+    .await
+    .map_err(|err| Prepare::Fatal(err.into()))?
+}
+
+/// Retries [`prepare`] with backoff (1 s doubling to 30 s) until the database
+/// answers; a fatal error then (a failed migration) stops the process.
+async fn wait_for_database(state: web::Data<AppState>) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        actix_web::rt::time::sleep(delay).await;
+        match prepare(&state).await {
+            Ok(()) => {
+                tracing::info!("the database answers: ready");
+                start_background_work(&state);
+                return;
+            }
+            Err(Prepare::Unavailable(err)) => {
+                delay = (delay * 2).min(Duration::from_secs(30));
+                tracing::warn!(error = %err, retry_in_seconds = delay.as_secs(), "the database does not answer yet");
+            }
+            Err(Prepare::Fatal(err)) => {
+                tracing::error!(error = %format!("{err:#}"), "cannot prepare the database; stopping");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// The cache poll and the training-job worker, once the database is ready.
+fn start_background_work(state: &web::Data<AppState>) {
+    cache::spawn_refresh(state.model.clone(), state.keywords.clone());
+    JobRunner::new(
+        state.db.clone(),
+        state.model.clone(),
+        state.settings.min_examples_per_class,
+    )
+    .spawn();
 }
 
 async fn shutdown_signal() -> anyhow::Result<&'static str> {

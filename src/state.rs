@@ -3,7 +3,7 @@
 //! [`crate::startup`] builds it; `routes` and the workflows read it.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::cache::{ActiveModel, KeywordCache};
 use crate::config::Settings;
@@ -21,4 +21,7 @@ pub struct AppState {
     /// Akismet `comment-check` calls this instance answered since it started
     /// (`GET /1.2/usage-limit`).
     pub akismet_checks: AtomicU64,
+    /// The database is migrated and the caches loaded; until then every
+    /// request but `/healthz` gets 503 (start-up before the database).
+    pub ready: AtomicBool,
 }

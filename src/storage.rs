@@ -10,6 +10,7 @@
 //! caller above this module names diesel: its errors arrive as [`StorageError`].
 //! This module knows nothing of HTTP.
 
+mod breaker;
 pub mod comments;
 pub mod models;
 pub mod moderation;
@@ -106,8 +107,8 @@ impl From<DieselError> for StorageError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            // Lock contention past the timeout: SQLite's busy_timeout, PostgreSQL's
-            // lock_timeout. Both arrive as unclassified errors.
+            // Waits past the timeout: SQLite's busy_timeout, PostgreSQL's
+            // lock_timeout and statement_timeout. All arrive as unclassified errors.
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if is_lock_timeout(info.message()) =>
             {
@@ -152,6 +153,7 @@ fn is_lock_timeout(message: &str) -> bool {
     message.contains("database is locked")
         || message.contains("database table is locked")
         || message.contains("canceling statement due to lock timeout")
+        || message.contains("canceling statement due to statement timeout")
 }
 
 /// This process's clock in UTC, to the microsecond both backends store. For

@@ -105,7 +105,11 @@ pub async fn submit(
                     let email = draft.author_email.as_str();
                     let post_id = draft.post_id.as_str();
                     let parent_id = draft.parent_id.map(|p| p.0);
-                    comments::lock_submitter(conn, ip.as_deref(), email)?;
+                    // The IP lock serves flood control only: without it, every
+                    // submission from one address (a proxy not trusted) would wait
+                    // on one lock for nothing.
+                    let ip_lock = ip.as_deref().filter(|_| flood_seconds > 0);
+                    comments::lock_submitter(conn, ip_lock, email)?;
                     if let Some(parent) = draft.parent_id
                         && !comments::is_approved_in_post(conn, parent, post_id)?
                     {

@@ -34,16 +34,24 @@ pub enum SeedError {
 }
 
 impl KeywordCache {
+    /// No lists until [`Self::seed_and_load`] reads the database.
+    pub fn new(db: Database) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            current: ArcSwap::from_pointee(KeywordMatcher::default()),
+        })
+    }
+
     /// Seeds the lists from the configured files (only lists never set before),
     /// then reads and compiles both. Blocking.
     ///
     /// # Errors
     /// An unreadable or invalid file, or the database failing.
-    pub fn load(
-        db: Database,
+    pub fn seed_and_load(
+        &self,
         moderation_file: Option<&PathBuf>,
         disallowed_file: Option<&PathBuf>,
-    ) -> Result<Arc<Self>, SeedError> {
+    ) -> Result<(), SeedError> {
         let now = storage::now();
         for (file, name) in [
             (moderation_file, settings::MODERATION_KEYS),
@@ -58,7 +66,8 @@ impl KeywordCache {
                 path: path.clone(),
                 message,
             })?;
-            let seeded = db
+            let seeded = self
+                .db
                 .run_blocking(|conn| settings::put_if_absent(conn, name, &list.join("\n"), now))
                 .map_err(CacheError::from)?;
             if seeded {
@@ -69,13 +78,12 @@ impl KeywordCache {
                 );
             }
         }
-        let matcher = db
+        let matcher = self
+            .db
             .run_blocking(|conn| Ok(read_matcher(conn)))
             .map_err(CacheError::from)??;
-        Ok(Arc::new(Self {
-            db,
-            current: ArcSwap::from_pointee(matcher),
-        }))
+        self.current.store(Arc::new(matcher));
+        Ok(())
     }
 
     /// The lists a request checks against.

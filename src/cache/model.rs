@@ -36,22 +36,39 @@ impl ActiveModel {
     /// The database being unavailable (any other failure is logged and the
     /// default model scores).
     pub fn load(db: Database, default_model: SpamModel) -> Result<Arc<Self>, StorageError> {
+        let active = Self::new(db, default_model);
+        active.reload_or_default()?;
+        Ok(active)
+    }
+
+    /// Scores with `default_model` until [`Self::reload_if_switched`] reads
+    /// the database (start-up before the database answers).
+    pub fn new(db: Database, default_model: SpamModel) -> Arc<Self> {
         let default_model = Arc::new(default_model);
-        let active = Arc::new(Self {
+        Arc::new(Self {
             current: ArcSwap::new(default_model.clone()),
             db,
             default_model,
             generation: AtomicI64::new(-1),
             reloading: Mutex::new(()),
-        });
-        match active.reload_if_switched() {
-            Err(CacheError::Storage(err @ StorageError::Unavailable(_))) => return Err(err),
+        })
+    }
+
+    /// [`Self::reload_if_switched`], where only an unavailable database is an
+    /// error: an active model that is missing or does not load is logged, and
+    /// the default model scores.
+    ///
+    /// # Errors
+    /// The database being unavailable.
+    pub fn reload_or_default(&self) -> Result<(), StorageError> {
+        match self.reload_if_switched() {
+            Err(CacheError::Storage(err @ StorageError::Unavailable(_))) => Err(err),
             Err(err) => {
                 tracing::error!(error = %err, "the active model does not load; scoring with the default model");
+                Ok(())
             }
-            Ok(()) => {}
+            Ok(()) => Ok(()),
         }
-        Ok(active)
     }
 
     /// A snapshot of the active model, for scoring one request.

@@ -10,6 +10,7 @@ use validator::ValidateEmail;
 
 use super::CommentId;
 pub use super::errors::ValidationErrors;
+pub use super::text::is_misleading;
 pub(crate) use super::text::visible;
 use super::text::{has_control, has_control_in_text, is_invisible, one_line};
 
@@ -186,6 +187,12 @@ impl AuthorName {
             "Your name is too long.",
             "Your name contains characters that are not allowed.",
         )?;
+        if value.chars().any(is_misleading) {
+            return Err(
+                "Your name contains invisible or text-direction characters; please type it plainly."
+                    .to_owned(),
+            );
+        }
         Ok(Self(value.to_owned()))
     }
 
@@ -267,6 +274,11 @@ impl AuthorUrl {
         };
         if value.chars().count() > MAX_AUTHOR_URL_CHARS {
             return Err("Your website address is too long.".to_owned());
+        }
+        if value.chars().any(is_misleading) {
+            return Err(
+                "Your website address contains invisible or text-direction characters.".to_owned(),
+            );
         }
         let url = parse_web_url(value)
             .ok_or("Please enter a valid website address, starting with http:// or https://.")?;
@@ -371,6 +383,28 @@ impl CommentBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_websites_refuse_misleading_characters() {
+        for name in [
+            "ad\u{200B}min",
+            "\u{202E}nimda",
+            "Ada\u{2066}",
+            "so\u{00AD}ft",
+        ] {
+            let err = AuthorName::parse(Some(name)).unwrap_err();
+            assert!(err.contains("text-direction"), "{name:?}: {err}");
+        }
+        // Joiners that real names and emoji need stay allowed.
+        assert!(AuthorName::parse(Some("می\u{200C}خواهم")).is_ok());
+        assert!(AuthorName::parse(Some("Ada 👩\u{200D}💻")).is_ok());
+        for url in [
+            "https://example.com/\u{202E}gpj.exe",
+            "https://exa\u{200B}mple.com",
+        ] {
+            assert!(AuthorUrl::parse_optional(Some(url)).is_err(), "{url:?}");
+        }
+    }
 
     fn valid_raw() -> RawComment {
         RawComment {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::comment::{
     AuthorEmail, AuthorName, AuthorUrl, MAX_AUTHOR_EMAIL_CHARS, MAX_AUTHOR_URL_CHARS,
-    MAX_CONTENT_BYTES, visible,
+    MAX_CONTENT_BYTES, is_misleading, visible,
 };
 
 /// A valid labelled example.
@@ -196,7 +196,13 @@ impl LabelledExample {
         };
         // Author fields are optional, and held to a submitted comment's rules
         // when given: an empty or invisible-only value means none.
-        let author_name = match visible(row.author_name.as_deref()) {
+        // Real data sets carry names with zero-width or direction characters
+        // (YouTube's do); a training row is never shown to a reader, so they
+        // are dropped from it rather than refusing the set.
+        let author_name: Option<String> = row
+            .author_name
+            .map(|name| name.chars().filter(|c| !is_misleading(*c)).collect());
+        let author_name = match visible(author_name.as_deref()) {
             None => None,
             Some(name) => AuthorName::parse(Some(name))
                 .map_err(|why| problems.push(format!("`author_name`: {why}")))

@@ -61,3 +61,24 @@ pub(crate) fn one_line<'a>(
     }
     Ok(value)
 }
+
+/// Characters that make text read differently from what it is: bidirectional
+/// controls (an override turns `moc.elgoog` into `google.com` on screen) and
+/// zero-width characters inside a word (`ad\u{200B}min` shows as `admin`).
+/// Zero-width joiners (U+200C, U+200D) are not among them: Persian and emoji
+/// sequences need them.
+pub fn is_misleading(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+    )
+}

@@ -252,7 +252,7 @@ pub struct BulkRequest {
     if_status: Option<String>,
 }
 
-/// Applies one status to many comments, each in its own transaction.
+/// Applies one status to many comments, all or nothing (one transaction).
 pub async fn bulk_update(
     admin: Admin,
     req: HttpRequest,
@@ -274,32 +274,10 @@ pub async fn bulk_update(
     ids.retain(|id| seen.insert(*id));
     let now = crate::storage::now();
     let actor = admin.actor;
+    let ids: Vec<CommentId> = ids.into_iter().map(CommentId).collect();
     let outcome = state
         .db
-        .run(move |conn| {
-            let mut result: BTreeMap<&'static str, Vec<i64>> = [
-                ("updated", vec![]),
-                ("conflicts", vec![]),
-                ("missing", vec![]),
-            ]
-            .into();
-            for id in ids {
-                let key = match moderation::transition(
-                    conn,
-                    CommentId(id),
-                    to,
-                    if_status,
-                    &actor,
-                    now,
-                )? {
-                    Transition::Updated(_) | Transition::Unchanged(_) => "updated",
-                    Transition::Conflict(_) => "conflicts",
-                    Transition::Missing => "missing",
-                };
-                result.entry(key).or_default().push(id);
-            }
-            Ok(result)
-        })
+        .run(move |conn| moderation::transition_all(conn, &ids, to, if_status, &actor, now))
         .await?;
     Ok(HttpResponse::Ok().json(outcome))
 }

@@ -68,6 +68,10 @@ pub async fn submit_comment(
         );
         return Ok(form::rejected(&error, None));
     };
+    let repeats = repeated_form_fields(&fields);
+    if !repeats.is_empty() {
+        return Ok(form::rejected(&repeats.into(), None));
+    }
     let (raw, redirect_to) = raw_from_form(fields);
     let target = form::allowed_target(
         &state.settings,
@@ -111,7 +115,7 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
             "The request body must be a JSON object.".into(),
         ));
     };
-    let mut errors = ValidationErrors::default();
+    let mut errors = repeated_json_fields(body);
     let mut take = |field: &'static str| -> Option<String> {
         match object.remove(field) {
             None | Some(Value::Null) => None,
@@ -163,22 +167,108 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
     })
 }
 
+/// A field sent twice with different values is ambiguous (a JSON parser keeps
+/// the last, a form reader often the first), so it is refused, naming the
+/// field; the same value twice is harmless.
+fn repeated(fields: impl IntoIterator<Item = (&'static str, String)>) -> ValidationErrors {
+    let mut seen: Vec<(&'static str, String)> = Vec::new();
+    let mut errors = ValidationErrors::default();
+    for (field, value) in fields {
+        match seen.iter().find(|(f, _)| *f == field) {
+            Some((_, first)) if *first != value => {
+                if !errors.fields().contains_key(field) {
+                    errors.add(
+                        field,
+                        "This field was sent more than once, with different values.",
+                    );
+                }
+            }
+            Some(_) => {}
+            None => seen.push((field, value)),
+        }
+    }
+    errors
+}
+
+/// The known fields of a JSON object body that repeat with different values.
+fn repeated_json_fields(body: &[u8]) -> ValidationErrors {
+    struct Entries(Vec<(String, Value)>);
+    impl<'de> serde::Deserialize<'de> for Entries {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Entries;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Entries, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some(entry) = map.next_entry::<String, Value>()? {
+                        entries.push(entry);
+                    }
+                    Ok(Entries(entries))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    let Ok(Entries(entries)) = serde_json::from_slice::<Entries>(body) else {
+        return ValidationErrors::default();
+    };
+    repeated(entries.into_iter().filter_map(|(name, value)| {
+        JSON_FIELDS
+            .iter()
+            .find(|f| **f == name)
+            .map(|f| (*f, value.to_string()))
+    }))
+}
+
+/// The JSON name of a form field, for the WordPress names and the JSON ones.
+fn form_field(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "comment_post_ID" | "post_id" => "post_id",
+        "comment_parent" | "parent_id" => "parent_id",
+        "author" | "author_name" => "author_name",
+        "email" | "author_email" => "author_email",
+        "url" | "author_url" => "author_url",
+        "comment" | "content" => "content",
+        "permalink" => "permalink",
+        "honeypot" => "honeypot",
+        "redirect_to" => "redirect_to",
+        _ => return None,
+    })
+}
+
+/// The known fields of a form body that repeat with different values (under
+/// either name: `author` and `author_name` are one field).
+fn repeated_form_fields(fields: &[(String, String)]) -> ValidationErrors {
+    repeated(
+        fields
+            .iter()
+            .filter_map(|(name, value)| form_field(name).map(|f| (f, value.clone()))),
+    )
+}
+
 /// Reads form fields, accepting WordPress's names and the JSON ones. Returns the
-/// comment and `redirect_to`. When a field repeats, the first value counts.
+/// comment and `redirect_to`. (A field repeated with different values is
+/// refused before this, by [`repeated_form_fields`].)
 fn raw_from_form(fields: Vec<(String, String)>) -> (RawComment, Option<String>) {
     let mut raw = RawComment::default();
     let mut redirect_to = None;
     for (name, value) in fields {
-        let slot = match name.as_str() {
-            "comment_post_ID" | "post_id" => &mut raw.post_id,
-            "comment_parent" | "parent_id" => &mut raw.parent_id,
-            "author" | "author_name" => &mut raw.author_name,
-            "email" | "author_email" => &mut raw.author_email,
-            "url" | "author_url" => &mut raw.author_url,
-            "comment" | "content" => &mut raw.content,
-            "permalink" => &mut raw.permalink,
-            "honeypot" => &mut raw.honeypot,
-            "redirect_to" => &mut redirect_to,
+        let slot = match form_field(&name) {
+            Some("post_id") => &mut raw.post_id,
+            Some("parent_id") => &mut raw.parent_id,
+            Some("author_name") => &mut raw.author_name,
+            Some("author_email") => &mut raw.author_email,
+            Some("author_url") => &mut raw.author_url,
+            Some("content") => &mut raw.content,
+            Some("permalink") => &mut raw.permalink,
+            Some("honeypot") => &mut raw.honeypot,
+            Some("redirect_to") => &mut redirect_to,
             _ => continue,
         };
         if slot.is_none() {
@@ -233,6 +323,24 @@ mod tests {
             raw_from_json(b"[1]").unwrap_err().code(),
             "malformed_request"
         );
+    }
+
+    #[test]
+    fn fields_repeated_with_different_values_are_refused() {
+        let errors = repeated_json_fields(br#"{"content": "a", "post_id": 1, "content": "b"}"#);
+        assert_eq!(errors.fields().keys().collect::<Vec<_>>(), ["content"]);
+        assert!(
+            repeated_json_fields(br#"{"content": "a", "content": "a", "x": 1, "x": 2}"#).is_empty()
+        );
+        let form = [
+            ("comment", "a"),
+            ("content", "b"),
+            ("author", "x"),
+            ("author", "x"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let errors = repeated_form_fields(&form);
+        assert_eq!(errors.fields().keys().collect::<Vec<_>>(), ["content"]);
     }
 
     #[test]

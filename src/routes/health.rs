@@ -6,6 +6,10 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// How long `/readyz` waits for the database: a probe must get an answer
+/// within a second whatever the database does.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
 /// Alive: the process answers HTTP.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
@@ -14,7 +18,7 @@ pub async fn healthz() -> HttpResponse {
 /// Ready: the database answers with replyguard's tables and a model is loaded;
 /// 503 `unavailable` otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db.ping().await?;
+    state.db.ping(READY_WITHIN).await?;
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
         "database": state.db.url().backend(),

@@ -1,8 +1,14 @@
 //! HTML rendering of comment text for public reads: escaped, line breaks kept,
-//! web addresses turned into links marked `rel="nofollow ugc"`.
+//! web addresses turned into links marked `rel="nofollow ugc"`. A link never
+//! shows a reader something other than where it goes: an internationalized
+//! domain is shown in its ASCII (punycode) form, so `exаmple.com` with a
+//! Cyrillic `а` reads `xn--exmple-4nf.com`, and text-direction or zero-width
+//! characters are dropped from the link (percent-encoded in its target).
 
 use html_escape::{encode_double_quoted_attribute, encode_text};
 use linkify::{LinkFinder, LinkKind};
+
+use crate::domain::comment::is_misleading;
 
 /// Renders comment text as safe HTML.
 pub fn content_html(text: &str) -> String {
@@ -15,17 +21,46 @@ pub fn content_html(text: &str) -> String {
         let scheme = part.get(..8).unwrap_or(part).to_ascii_lowercase();
         let is_web_link = span.kind() == Some(&LinkKind::Url)
             && (scheme.starts_with("http://") || scheme.starts_with("https://"));
-        if is_web_link {
+        if let Some((href, shown)) = is_web_link.then(|| link(part)).flatten() {
             out.push_str("<a href=\"");
-            out.push_str(&encode_double_quoted_attribute(part));
+            out.push_str(&encode_double_quoted_attribute(&href));
             out.push_str("\" rel=\"nofollow ugc\">");
-            out.push_str(&encode_text(part));
+            out.push_str(&encode_text(&shown));
             out.push_str("</a>");
         } else {
             push_text(&mut out, part);
         }
     }
     out
+}
+
+/// The target and the shown text of a link as typed; `None` when it is not a
+/// valid address (it then stays text). Plain ASCII addresses are kept exactly
+/// as typed.
+fn link(typed: &str) -> Option<(String, String)> {
+    let plain = typed.is_ascii();
+    let parsed = url::Url::parse(typed).ok()?;
+    if plain {
+        return Some((typed.to_owned(), typed.to_owned()));
+    }
+    let mut shown: String = typed.chars().filter(|c| !is_misleading(*c)).collect();
+    if let Some(host) = parsed.host_str() {
+        // The host as typed sits between `://` (and any user info) and the
+        // next `/`, `?`, `#` or `:`.
+        let start = shown.find("://").map_or(0, |i| i + 3);
+        let end = shown[start..]
+            .find(['/', '?', '#'])
+            .map_or(shown.len(), |i| start + i);
+        let authority = &shown[start..end];
+        let host_start = authority.rfind('@').map_or(start, |i| start + i + 1);
+        let host_end = shown[host_start..end]
+            .rfind(':')
+            .map_or(end, |i| host_start + i);
+        if !shown[host_start..host_end].is_ascii() {
+            shown.replace_range(host_start..host_end, host);
+        }
+    }
+    Some((parsed.to_string(), shown))
 }
 
 fn push_text(out: &mut String, text: &str) {
@@ -75,6 +110,25 @@ mod tests {
         assert_eq!(
             content_html("x https://example.com/\"onmouseover=\"y"),
             "x <a href=\"https://example.com/\" rel=\"nofollow ugc\">https://example.com/</a>\"onmouseover=\"y"
+        );
+    }
+
+    #[test]
+    fn lookalike_domains_show_as_punycode_and_direction_controls_go() {
+        let html = content_html("pay at https://exаmple.com/login today");
+        assert!(
+            html.contains(">https://xn--exmple-4nf.com/login</a>")
+                && html.contains("href=\"https://xn--exmple-4nf.com/login\""),
+            "{html}"
+        );
+        let html = content_html("open https://example.com/\u{202E}gpj.exe");
+        assert!(!html.contains('\u{202E}'), "{html}");
+        assert!(html.contains("%E2%80%AEgpj.exe\""), "{html}");
+        // A non-ASCII path on an ASCII host keeps its letters on screen.
+        let html = content_html("https://de.example/wiki/Müller");
+        assert!(
+            html.contains(">https://de.example/wiki/Müller</a>"),
+            "{html}"
         );
     }
 

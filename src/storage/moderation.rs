@@ -133,6 +133,43 @@ pub enum Transition {
     Missing,
 }
 
+/// What a bulk decision did, id by id.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BulkOutcome {
+    pub updated: Vec<i64>,
+    pub conflicts: Vec<i64>,
+    pub missing: Vec<i64>,
+}
+
+/// Moves every comment in `ids` to `to` (each if its status is still
+/// `if_status`) in one transaction: all of it is applied or none (a lock
+/// timeout or a lost connection on any id rolls back the others), so a failed
+/// call never leaves part of its work behind.
+///
+/// # Errors
+/// Any database failure; then nothing was changed.
+pub fn transition_all(
+    conn: &mut DbConn,
+    ids: &[CommentId],
+    to: Status,
+    if_status: Option<Status>,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<BulkOutcome, StorageError> {
+    super::transaction(conn, |conn| {
+        let mut outcome = BulkOutcome::default();
+        for &id in ids {
+            let list = match transition(conn, id, to, if_status, actor, now)? {
+                Transition::Updated(_) | Transition::Unchanged(_) => &mut outcome.updated,
+                Transition::Conflict(_) => &mut outcome.conflicts,
+                Transition::Missing => &mut outcome.missing,
+            };
+            list.push(id.0);
+        }
+        Ok(outcome)
+    })
+}
+
 /// Moves a comment to `to`, if its status is still `if_status` (when given), in
 /// one transaction with its audit event and label. The transaction starts by
 /// writing the row, which takes PostgreSQL's row lock and SQLite's write lock, so

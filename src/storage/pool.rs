@@ -1,12 +1,22 @@
 //! The connection pool and the settings every connection gets.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection, PooledConnection};
+use tokio::sync::Semaphore;
 
+use super::breaker::{Breaker, TripOnConnectError};
 use super::{DatabaseUrl, DbConn, StorageError, moderation};
+
+/// How much longer than the pool timeout a whole database call may take
+/// before the caller stops waiting for it (a frozen server answers nothing,
+/// not even its own statement timeout).
+const CALL_GRACE: Duration = Duration::from_secs(1);
+/// How often a wait for a pooled connection looks at the breaker.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(100);
 
 /// Settings of the connection pool.
 #[derive(Debug, Clone)]
@@ -16,6 +26,17 @@ pub struct PoolOptions {
     /// How long a request waits for a connection (and SQLite for a lock) before
     /// the database counts as unavailable.
     pub timeout: Duration,
+}
+
+impl PoolOptions {
+    /// Most database calls of one instance in progress or waiting at once;
+    /// more are answered 503 at once rather than piling up threads.
+    pub fn max_waiting(&self) -> usize {
+        usize::try_from(self.max_size)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(8)
+            .max(64)
+    }
 }
 
 /// Opens connections for the pool, always of the backend the URL names (diesel's
@@ -61,9 +82,13 @@ impl CustomizeConnection<DbConn, r2d2::Error> for Customizer {
                     .map_err(r2d2::Error::QueryError)
             }
             // A lock held past the timeout (a long migration, an operator's
-            // LOCK TABLE) fails the statement instead of hanging the request.
+            // LOCK TABLE) or a statement running past it fails instead of
+            // hanging the request.
             DbConn::Pg(c) => c
-                .batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout_ms))
+                .batch_execute(&format!(
+                    "SET lock_timeout = {0}; SET statement_timeout = {0}",
+                    self.busy_timeout_ms
+                ))
                 .map_err(r2d2::Error::QueryError),
         }
     }
@@ -80,13 +105,18 @@ pub(super) fn sqlite_pragmas(busy_timeout_ms: u128) -> String {
     )
 }
 
-/// The shared connection pool, cheap to clone.
+/// The shared connection pool, cheap to clone. Every wait on it is bounded:
+/// for a connection (the pool timeout), for a call as a whole (the pool
+/// timeout and a second), and in number (calls beyond
+/// [`PoolOptions::max_waiting`] are refused at once); while the database is
+/// known to be unreachable, calls fail at once ([`super::breaker`]).
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     url: DatabaseUrl,
-    /// SQLite's busy timeout on connections opened outside the pool.
-    busy_timeout_ms: u128,
+    timeout: Duration,
+    breaker: Arc<Breaker>,
+    waiting: Arc<Semaphore>,
 }
 
 impl fmt::Debug for Database {
@@ -99,10 +129,12 @@ impl Database {
     /// Builds the pool without opening a connection, so that a service started
     /// while the database is briefly down still comes up and recovers by itself.
     pub fn new(url: DatabaseUrl, options: &PoolOptions) -> Self {
+        let breaker = Breaker::new(url.clone());
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(0))
             .connection_timeout(options.timeout)
+            .error_handler(Box::new(TripOnConnectError(breaker.clone())))
             .connection_customizer(Box::new(Customizer {
                 busy_timeout_ms: options.timeout.as_millis(),
             }))
@@ -110,7 +142,9 @@ impl Database {
         Self {
             pool,
             url,
-            busy_timeout_ms: options.timeout.as_millis(),
+            timeout: options.timeout,
+            breaker,
+            waiting: Arc::new(Semaphore::new(options.max_waiting())),
         }
     }
 
@@ -122,25 +156,61 @@ impl Database {
     /// Runs `f` with a pooled connection on tokio's blocking pool, in the caller's span.
     ///
     /// # Errors
-    /// [`StorageError::Unavailable`] when no connection can be had within the pool
-    /// timeout; otherwise whatever `f` returns.
+    /// [`StorageError::Unavailable`] at once when the database is known to be
+    /// unreachable or too many calls are waiting; after the pool timeout when no
+    /// connection can be had; when the call has not finished within the pool
+    /// timeout and a second. Otherwise whatever `f` returns.
     pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        if self.breaker.is_open() {
+            return Err(unreachable());
+        }
+        // Held by the blocking call until it returns, however long the caller
+        // waits: a frozen database can hold only so many threads.
+        let permit = self.waiting.clone().try_acquire_owned().map_err(|_| {
+            StorageError::Unavailable("too many requests are waiting for the database".into())
+        })?;
+        let this = self.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let call = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             span.in_scope(|| {
-                let mut conn = pool
-                    .get()
-                    .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+                let mut conn = this.checkout()?;
                 f(&mut conn)
             })
-        })
-        .await
-        .map_err(|err| StorageError::TaskFailed(err.to_string()))?
+        });
+        match tokio::time::timeout(self.timeout + CALL_GRACE, call).await {
+            Ok(joined) => joined.map_err(|err| StorageError::TaskFailed(err.to_string()))?,
+            Err(_) => {
+                self.breaker.trip("a database call did not finish in time");
+                Err(StorageError::Unavailable(
+                    "the database did not answer in time".into(),
+                ))
+            }
+        }
+    }
+
+    /// A pooled connection within the pool timeout, giving up early when the
+    /// breaker opens meanwhile (a refused connection trips it within
+    /// milliseconds, where the pool itself would keep retrying).
+    fn checkout(&self) -> Result<PooledConnection<Manager>, StorageError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if self.breaker.is_open() {
+                return Err(unreachable());
+            }
+            let slice = CHECKOUT_SLICE.min(deadline.saturating_duration_since(Instant::now()));
+            match self.pool.get_timeout(slice) {
+                Ok(conn) => return Ok(conn),
+                Err(err) if Instant::now() >= deadline => {
+                    return Err(StorageError::Unavailable(err.to_string()));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// A connection outside the pool, for holding a session lock a long time.
@@ -154,7 +224,7 @@ impl Database {
             .map_err(|err| StorageError::Unavailable(err.to_string()))?;
         // The settings every pooled connection gets (lock timeout, pragmas).
         Customizer {
-            busy_timeout_ms: self.busy_timeout_ms,
+            busy_timeout_ms: self.timeout.as_millis(),
         }
         .on_acquire(&mut conn)
         .map_err(|err| StorageError::Unavailable(err.to_string()))?;
@@ -170,24 +240,36 @@ impl Database {
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+        let mut conn = self.checkout()?;
         f(&mut conn)
     }
 
-    /// Checks that the database answers a trivial query.
+    /// Checks, within `within`, that the database answers with replyguard's
+    /// tables (a database re-created empty under a running instance is not
+    /// ready).
     ///
     /// # Errors
-    /// [`StorageError::Unavailable`] when it does not.
-    pub async fn ping(&self) -> Result<(), StorageError> {
-        self.run(|conn| {
-            // Reads the schema, not just the connection: a database re-created
-            // empty under a running instance is not ready.
+    /// [`StorageError::Unavailable`] when it does not, or not in time.
+    pub async fn ping(&self, within: Duration) -> Result<(), StorageError> {
+        let ping = self.run(|conn| {
             conn.batch_execute("SELECT 1 FROM comments WHERE 1 = 0")
                 .map_err(|err| StorageError::Unavailable(err.to_string()))
-        })
-        .await
+        });
+        match tokio::time::timeout(within, ping).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                // Nothing reachable takes that long for no rows: treat it as
+                // down (the probe closes the breaker as soon as it answers).
+                self.breaker
+                    .trip("the readiness check did not answer in time");
+                Err(StorageError::Unavailable(format!(
+                    "the database did not answer within {within:?}"
+                )))
+            }
+        }
     }
+}
+
+fn unreachable() -> StorageError {
+    StorageError::Unavailable("the database is unreachable; retrying in the background".into())
 }

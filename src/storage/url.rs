@@ -73,12 +73,40 @@ impl DatabaseUrl {
 
     pub(super) fn establish(&self) -> ConnectionResult<DbConn> {
         match self {
-            Self::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            Self::Postgres(url) => {
+                PgConnection::establish(&with_connection_limits(url)).map(DbConn::Pg)
+            }
             Self::Sqlite(path) => {
                 SqliteConnection::establish(&path.to_string_lossy()).map(DbConn::Sqlite)
             }
         }
     }
+}
+
+/// libpq settings that bound how long a connection can hang, added to a
+/// PostgreSQL URL unless it sets them itself: give up connecting after 2 s
+/// (an unreachable or frozen server), and probe an idle connection with TCP
+/// keepalives so that a vanished server is noticed within about 20 s.
+const CONNECTION_LIMITS: [(&str, &str); 5] = [
+    ("connect_timeout", "2"),
+    ("keepalives", "1"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "2"),
+];
+
+fn with_connection_limits(url: &str) -> String {
+    let mut out = url.to_owned();
+    for (name, value) in CONNECTION_LIMITS {
+        let set = url
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|p| p.split('=').next() == Some(name)));
+        if !set {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{name}={value}"));
+        }
+    }
+    out
 }
 
 /// Never prints credentials: a PostgreSQL URL is shown without its user info.
@@ -144,6 +172,18 @@ mod tests {
             DatabaseUrl::parse("sqlite:///var/lib/rg.db"),
             Ok(DatabaseUrl::Sqlite(PathBuf::from("/var/lib/rg.db")))
         );
+    }
+
+    #[test]
+    fn postgres_urls_get_connection_limits_unless_they_set_them() {
+        assert_eq!(
+            with_connection_limits("postgres://h/db"),
+            "postgres://h/db?connect_timeout=2&keepalives=1&keepalives_idle=10\
+             &keepalives_interval=5&keepalives_count=2"
+        );
+        let own = with_connection_limits("postgres://h/db?options=x&connect_timeout=9");
+        assert!(own.starts_with("postgres://h/db?options=x&connect_timeout=9&keepalives=1"));
+        assert_eq!(own.matches("connect_timeout").count(), 1);
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub fn skip_postgres() -> bool {
     skip
 }
 
+/// `host:port` of the test PostgreSQL, for tests that put a proxy before it.
+pub fn postgres_address() -> Option<String> {
+    let url = url::Url::parse(&postgres_base_url()).ok()?;
+    Some(format!(
+        "{}:{}",
+        url.host_str()?,
+        url.port().unwrap_or(5432)
+    ))
+}
+
 fn postgres_base_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())

@@ -14,4 +14,5 @@ mod errors;
 mod health;
 mod models;
 mod public;
+mod reliability;
 mod scoring;
