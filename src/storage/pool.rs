@@ -109,7 +109,7 @@ pub(super) fn sqlite_pragmas(busy_timeout_ms: u128) -> String {
 /// for a connection (the pool timeout), for a call as a whole (the pool
 /// timeout and a second), and in number (calls beyond
 /// [`PoolOptions::max_waiting`] are refused at once); while the database is
-/// known to be unreachable, calls fail at once ([`super::breaker`]).
+/// known to be unreachable, calls fail at once (a circuit breaker).
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
