@@ -121,9 +121,7 @@ pub async fn refuse_non_utf8_paths(
     }
     let error =
         ApiError::MalformedRequest("The address holds bytes that are not UTF-8 text.".into());
-    let (req, _) = req.into_parts();
-    let response = actix_web::ResponseError::error_response(&error);
-    Ok(ServiceResponse::new(req, response).map_into_right_body())
+    Ok(refuse(req, &error))
 }
 
 /// Middleware: until the database is prepared (a service started before its
@@ -144,7 +142,13 @@ pub async fn require_ready(
     let error = ApiError::Unavailable(crate::storage::StorageError::Unavailable(
         "the database has not answered since start-up".into(),
     ));
+    Ok(refuse(req, &error))
+}
+
+/// A middleware's answer in place of the wrapped service: `error`, as every
+/// error leaves (the SPEC §3 envelope, logged if a 5xx).
+pub fn refuse<B>(req: ServiceRequest, error: &ApiError) -> ServiceResponse<EitherBody<B>> {
     let (req, _) = req.into_parts();
-    let response = actix_web::ResponseError::error_response(&error);
-    Ok(ServiceResponse::new(req, response).map_into_right_body())
+    let response = actix_web::ResponseError::error_response(error);
+    ServiceResponse::new(req, response).map_into_right_body()
 }

@@ -37,11 +37,7 @@ pub async fn require_admin(
             req.extensions_mut().insert(admin);
             Ok(next.call(req).await?.map_into_left_body())
         }
-        Err(error) => {
-            let (req, _) = req.into_parts();
-            let response = actix_web::ResponseError::error_response(&error);
-            Ok(ServiceResponse::new(req, response).map_into_right_body())
-        }
+        Err(error) => Ok(super::refuse(req, &error)),
     }
 }
 

@@ -29,13 +29,14 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
-    /// Most database calls of one instance in progress or waiting at once;
+    /// Most database calls of one instance in progress or waiting at once
+    /// (32 per pooled connection, at least 256);
     /// more are answered 503 at once rather than piling up threads.
     pub fn max_waiting(&self) -> usize {
         usize::try_from(self.max_size)
             .unwrap_or(usize::MAX)
-            .saturating_mul(8)
-            .max(64)
+            .saturating_mul(32)
+            .max(256)
     }
 }
 
