@@ -5,3 +5,4 @@
 mod cli;
 mod equality;
 mod golden;
+mod process;
