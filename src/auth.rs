@@ -74,6 +74,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether `presented` is `expected`, compared in constant time (over hashes,
+/// so the lengths leak nothing either).
+pub fn same_token(presented: &str, expected: &SecretString) -> bool {
+    let (a, b) = (hash_token(presented), hash_token(expected.expose_secret()));
+    constant_time_eq(a.as_bytes(), b.as_bytes())
+}
+
 /// Why a presented token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -100,14 +107,13 @@ pub async fn authenticate(
         return Err(AuthError::Unknown);
     }
     let hash = hash_token(token);
-    if let Some(bootstrap) = bootstrap {
-        let expected = hash_token(bootstrap.expose_secret());
-        if constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
-            return Ok(Authenticated {
-                actor: BOOTSTRAP_ACTOR.to_owned(),
-                scope: TokenScope::Admin,
-            });
-        }
+    if let Some(bootstrap) = bootstrap
+        && same_token(token, bootstrap)
+    {
+        return Ok(Authenticated {
+            actor: BOOTSTRAP_ACTOR.to_owned(),
+            scope: TokenScope::Admin,
+        });
     }
     let found = db
         .run(move |conn| tokens::find_by_hash(conn, &hash))

@@ -43,6 +43,15 @@ pub struct Settings {
     )]
     pub admin_token: Option<SecretString>,
 
+    /// Bearer token required on `GET /metrics` (none: open, as `/healthz`).
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<SecretString>,
+
     /// Address and port to serve on.
     #[arg(
         long,

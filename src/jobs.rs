@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cache::{ActiveModel, POLL_INTERVAL};
+use crate::metrics::{Metrics, OutcomeLabels};
 use crate::retrain::train_candidate;
 use crate::storage::models::{self, JobRecord, JobResult};
 use crate::storage::{Database, DbConn, StorageError};
@@ -29,14 +30,21 @@ pub struct JobRunner {
     db: Database,
     model: Arc<ActiveModel>,
     min_per_class: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl JobRunner {
-    pub fn new(db: Database, model: Arc<ActiveModel>, min_per_class: usize) -> Arc<Self> {
+    pub fn new(
+        db: Database,
+        model: Arc<ActiveModel>,
+        min_per_class: usize,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             model,
             min_per_class,
+            metrics,
         })
     }
 
@@ -153,6 +161,17 @@ impl JobRunner {
         {
             tracing::error!(job_id = job.id, error = %err, "training job result could not be stored");
         }
+        let outcome = match (result.succeeded, result.activated) {
+            (false, _) => "failed",
+            (true, true) => "activated",
+            (true, false) => "kept",
+        };
+        self.metrics
+            .training_jobs
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
         tracing::info!(
             job_id = job.id,
             succeeded = result.succeeded,

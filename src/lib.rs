@@ -20,6 +20,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod retrain;
 pub mod routes;
 pub mod startup;

@@ -44,6 +44,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
             .route(web::head().to(health::readyz)),
     )
     .service(
+        web::resource("/metrics")
+            .get(health::metrics)
+            .route(web::head().to(health::metrics)),
+    )
+    .service(
         web::resource("/api/v1/comments")
             .wrap(limited())
             .wrap_fn(|req, srv| {
@@ -151,4 +156,42 @@ pub fn refuse<B>(req: ServiceRequest, error: &ApiError) -> ServiceResponse<Eithe
     let (req, _) = req.into_parts();
     let response = actix_web::ResponseError::error_response(error);
     ServiceResponse::new(req, response).map_into_right_body()
+}
+
+/// Middleware: counts every answer by route pattern (never the raw path, so
+/// one series per route, not per post id), method and status, and times it.
+///
+/// # Errors
+/// Only what the wrapped service returns.
+pub async fn count_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let method = req.method().as_str().to_owned();
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        metrics
+            .http_seconds
+            .get_or_create(&crate::metrics::RouteLabels {
+                route: route.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .http_requests
+            .get_or_create(&crate::metrics::HttpLabels {
+                route,
+                method,
+                status: res.status().as_u16(),
+            })
+            .inc();
+    }
+    Ok(res)
 }

@@ -19,6 +19,7 @@ use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
 use crate::jobs::JobRunner;
+use crate::metrics::Metrics;
 use crate::routes::{self, limits};
 use crate::state::AppState;
 use crate::storage::{self, Database, StorageError};
@@ -51,9 +52,10 @@ impl Application {
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
         let model = ActiveModel::new(db.clone(), default_model);
         let keywords = KeywordCache::new(db.clone());
+        let metrics = Metrics::new(db.clone());
         let settings = Arc::new(settings);
-        let limit =
-            limits::rate_limit(settings.clone()).context("the rate limit settings are invalid")?;
+        let limit = limits::rate_limit(settings.clone(), metrics.clone())
+            .context("the rate limit settings are invalid")?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -64,6 +66,7 @@ impl Application {
             keywords,
             akismet_checks: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            metrics,
         });
         match prepare(&state).await {
             Ok(()) => start_background_work(&state),
@@ -92,6 +95,7 @@ impl Application {
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &limit))
                 .wrap(actix_web::middleware::from_fn(routes::require_ready))
+                .wrap(actix_web::middleware::from_fn(routes::count_requests))
                 .wrap(actix_web::middleware::from_fn(
                     routes::refuse_non_utf8_paths,
                 ))
@@ -232,8 +236,21 @@ fn start_background_work(state: &web::Data<AppState>) {
         state.db.clone(),
         state.model.clone(),
         state.settings.min_examples_per_class,
+        state.metrics.clone(),
     )
     .spawn();
+    // The queue depth for /metrics: one count every 30 s per instance, never
+    // one per scrape.
+    let state = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(Duration::from_secs(30));
+        loop {
+            interval.tick().await;
+            if let Ok(pending) = state.db.run(storage::moderation::count_pending).await {
+                state.metrics.pending_comments.set(pending);
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() -> anyhow::Result<&'static str> {

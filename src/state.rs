@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::cache::{ActiveModel, KeywordCache};
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::storage::Database;
 
 /// State shared by every worker.
@@ -24,4 +25,6 @@ pub struct AppState {
     /// The database is migrated and the caches loaded; until then every
     /// request but `/healthz` gets 503 (start-up before the database).
     pub ready: AtomicBool,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<Metrics>,
 }

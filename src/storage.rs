@@ -22,7 +22,7 @@ pub mod tokens;
 pub mod training;
 mod url;
 
-pub use pool::{Database, PoolOptions};
+pub use pool::{Database, PoolOptions, PoolState};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
 use std::fmt;

@@ -10,6 +10,7 @@
 //! clocks differ agree.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +18,7 @@ use crate::classifier::ScoringInput;
 use crate::domain::moderation::count_links;
 use crate::domain::submission::{Refusal, flood_retry_after, parent_refused};
 use crate::domain::{CommentDraft, CommentId, RawComment, Signals, Status, decide};
+use crate::metrics::{OutcomeLabels, ReasonLabels};
 use crate::state::AppState;
 use crate::storage::records::NewCommentRecord;
 use crate::storage::{self, Constraint, StorageError, comments};
@@ -65,12 +67,17 @@ pub async fn submit(
 ) -> Result<Accepted, SubmitError> {
     let draft = CommentDraft::try_from(raw).map_err(Refusal::Invalid)?;
     let model = state.model.current();
+    let scoring = Instant::now();
     let score = model.score(&ScoringInput {
         text: draft.content.as_str(),
         author_name: Some(draft.author_name.as_str()),
         author_email: Some(draft.author_email.as_str()),
         author_url: draft.author_url.as_ref().map(|u| u.as_str()),
     });
+    let metrics = &state.metrics;
+    metrics
+        .scoring_seconds
+        .observe(scoring.elapsed().as_secs_f64());
     let ip = submitter.ip.map(|ip| ip.to_string());
     let keywords = state.keywords.current().check(&[
         draft.author_name.as_str(),
@@ -159,23 +166,49 @@ pub async fn submit(
                             content_fingerprint: &fingerprints[0],
                         },
                     )?;
-                    Ok(Accepted {
-                        id,
-                        post_id: post_id.to_owned(),
-                        status: decision.status,
-                        created_at: now.and_utc(),
-                    })
+                    Ok((
+                        Accepted {
+                            id,
+                            post_id: post_id.to_owned(),
+                            status: decision.status,
+                            created_at: now.and_utc(),
+                        },
+                        decision.reasons,
+                    ))
                 },
             ))
         })
         .await?;
-    let accepted = match stored {
+    let (accepted, reasons) = match stored {
         // The parent was erased between the check and the insert.
         Err(SubmitError::Storage(StorageError::Constraint(Constraint::ForeignKey))) => {
             return Err(parent_refused().into());
         }
+        Err(SubmitError::Refused(refusal)) => {
+            match &refusal {
+                Refusal::Duplicate => metrics.refused("duplicate"),
+                Refusal::TooSoon { .. } => metrics.refused("flood"),
+                Refusal::Invalid(_) => {}
+            }
+            return Err(refusal.into());
+        }
         other => other?,
     };
+    metrics.spam_score.observe(score.spam_probability);
+    metrics
+        .decisions
+        .get_or_create(&OutcomeLabels {
+            outcome: accepted.status.as_str().to_owned(),
+        })
+        .inc();
+    for reason in reasons {
+        // The kind only (`keyword`, not `keyword:casino`): labels stay bounded.
+        let kind = reason.split(':').next().unwrap_or_default().to_owned();
+        metrics
+            .decision_reasons
+            .get_or_create(&ReasonLabels { reason: kind })
+            .inc();
+    }
     let span = tracing::Span::current();
     span.record("comment_id", accepted.id.0);
     span.record("status", accepted.status.as_str());

@@ -10,6 +10,7 @@ use crate::classifier::SpamModel;
 use crate::cli::model::read_data;
 use crate::config::Settings;
 use crate::jobs::JobRunner;
+use crate::metrics::Metrics;
 use crate::retrain::{ActivatePolicy, TrainParams, queue_job};
 use crate::storage::{self, Database, DbConn, StorageError, models, tokens, training};
 
@@ -155,6 +156,7 @@ pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
         db.clone(),
         ActiveModel::load(db.clone(), default_model)?,
         min,
+        Metrics::new(db.clone()),
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     loop {

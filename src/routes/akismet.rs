@@ -149,6 +149,18 @@ pub async fn comment_check(
     }
     state.akismet_checks.fetch_add(1, Ordering::Relaxed);
     let verdict = akismet::check(&state, &report);
+    let outcome = match verdict {
+        Verdict::Ham => "ham",
+        Verdict::Spam { discard: false } => "spam",
+        Verdict::Spam { discard: true } => "discard",
+    };
+    state
+        .metrics
+        .akismet_checks
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: outcome.to_owned(),
+        })
+        .inc();
     tracing::Span::current().record("verdict", format!("{verdict:?}"));
     let mut response = plain();
     response.insert_header(("X-akismet-guid", guid()?));

@@ -25,3 +25,27 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "model_version": state.model.current().version(),
     })))
 }
+
+/// Prometheus text: see [`crate::metrics`]. With `REPLYGUARD_METRICS_TOKEN`
+/// set, only for `Authorization: Bearer <that token>` (the numbers say how much
+/// spam a site gets).
+pub async fn metrics(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.settings.metrics_token {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !crate::auth::same_token(presented.trim(), expected) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    let body = state.metrics.render(state.model.current().version());
+    Ok(HttpResponse::Ok()
+        .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
+        .body(body))
+}

@@ -17,11 +17,13 @@ use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use super::client::client_ip;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Extracts the trusted client IP.
 #[derive(Clone)]
 pub struct ClientIpKey {
     settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
 }
 
 impl KeyExtractor for ClientIpKey {
@@ -38,6 +40,7 @@ impl KeyExtractor for ClientIpKey {
         negative: &NotUntil<QuantaInstant>,
         _response: HttpResponseBuilder,
     ) -> HttpResponse {
+        self.metrics.refused("rate_limit");
         let wait = negative.wait_time_from(DefaultClock::default().now());
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         ApiError::RateLimited {
@@ -76,7 +79,7 @@ pub fn page_for_form_posts(req: &actix_web::HttpRequest, response: HttpResponse)
 pub type RateLimit = GovernorConfig<ClientIpKey, NoOpMiddleware<QuantaInstant>>;
 
 /// Builds the limiter from the settings; a rate of 0 lets everything through.
-pub fn rate_limit(settings: Arc<Settings>) -> Option<RateLimit> {
+pub fn rate_limit(settings: Arc<Settings>, metrics: Arc<Metrics>) -> Option<RateLimit> {
     let per_minute = settings.rate_limit_per_minute;
     let burst = settings.rate_limit_burst;
     let mut builder = GovernorConfigBuilder::default();
@@ -84,6 +87,6 @@ pub fn rate_limit(settings: Arc<Settings>) -> Option<RateLimit> {
         .requests_per_minute(per_minute.max(1))
         .burst_size(burst)
         .permissive(per_minute == 0);
-    let mut builder = builder.key_extractor(ClientIpKey { settings });
+    let mut builder = builder.key_extractor(ClientIpKey { settings, metrics });
     builder.finish()
 }

@@ -260,6 +260,17 @@ pub fn erase(conn: &mut DbConn, id: CommentId) -> Result<bool, StorageError> {
     Ok(deleted > 0)
 }
 
+/// How many comments wait for a moderator.
+///
+/// # Errors
+/// Any database failure.
+pub fn count_pending(conn: &mut DbConn) -> Result<i64, StorageError> {
+    Ok(comments::table
+        .filter(comments::status.eq(Status::Pending.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Comments per status and the creation time of the oldest pending one.
 #[derive(Debug, Clone)]
 pub struct QueueStats {

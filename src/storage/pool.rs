@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -118,6 +119,25 @@ pub struct Database {
     timeout: Duration,
     breaker: Arc<Breaker>,
     waiting: Arc<Semaphore>,
+    max_waiting: usize,
+    refused: Arc<AtomicU64>,
+    timed_out: Arc<AtomicU64>,
+}
+
+/// The pool's state, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub connections: u64,
+    pub idle: u64,
+    pub max: u64,
+    /// Calls in progress or waiting.
+    pub waiting: u64,
+    /// Calls answered 503 at once since start (breaker open, too many waiting).
+    pub refused: u64,
+    /// Calls that did not finish within the pool timeout and a second.
+    pub timed_out: u64,
+    /// The breaker is open.
+    pub unreachable: bool,
 }
 
 impl fmt::Debug for Database {
@@ -146,6 +166,24 @@ impl Database {
             timeout: options.timeout,
             breaker,
             waiting: Arc::new(Semaphore::new(options.max_waiting())),
+            max_waiting: options.max_waiting(),
+            refused: Arc::default(),
+            timed_out: Arc::default(),
+        }
+    }
+
+    /// The pool's state now.
+    pub fn state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: u64::from(state.connections),
+            idle: u64::from(state.idle_connections),
+            max: u64::from(self.pool.max_size()),
+            waiting: u64::try_from(self.max_waiting - self.waiting.available_permits())
+                .unwrap_or(0),
+            refused: self.refused.load(Ordering::Relaxed),
+            timed_out: self.timed_out.load(Ordering::Relaxed),
+            unreachable: self.breaker.is_open(),
         }
     }
 
@@ -167,11 +205,13 @@ impl Database {
         T: Send + 'static,
     {
         if self.breaker.is_open() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(unreachable());
         }
         // Held by the blocking call until it returns, however long the caller
         // waits: a frozen database can hold only so many threads.
         let permit = self.waiting.clone().try_acquire_owned().map_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             StorageError::Unavailable("too many requests are waiting for the database".into())
         })?;
         let this = self.clone();
@@ -186,6 +226,7 @@ impl Database {
         match tokio::time::timeout(self.timeout + CALL_GRACE, call).await {
             Ok(joined) => joined.map_err(|err| StorageError::TaskFailed(err.to_string()))?,
             Err(_) => {
+                self.timed_out.fetch_add(1, Ordering::Relaxed);
                 self.breaker.trip("a database call did not finish in time");
                 Err(StorageError::Unavailable(
                     "the database did not answer in time".into(),

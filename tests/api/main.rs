@@ -12,6 +12,7 @@ mod akismet;
 mod comments;
 mod errors;
 mod health;
+mod metrics;
 mod models;
 mod public;
 mod reliability;
