@@ -7,6 +7,7 @@
 //! (source `akismet`), which the next retraining learns from.
 
 use crate::classifier::ScoringInput;
+use crate::domain::comment::visible;
 use crate::domain::dataset::LabelledExample;
 use crate::domain::moderation::count_links;
 use crate::domain::{Signals, Status, decide};
@@ -17,6 +18,31 @@ use crate::storage::{self, StorageError, training};
 pub const TEST_SPAM_AUTHOR: &str = "viagra-test-123";
 /// Akismet's documented test email: always spam.
 pub const TEST_SPAM_EMAIL: &str = "akismet-guaranteed-spam@example.com";
+
+/// Akismet's own parameters, which `honeypot_field_name` cannot name.
+const AKISMET_FIELDS: [&str; 21] = [
+    "api_key",
+    "key",
+    "blog",
+    "user_ip",
+    "user_agent",
+    "referrer",
+    "permalink",
+    "comment_type",
+    "comment_author",
+    "comment_author_email",
+    "comment_author_url",
+    "comment_content",
+    "comment_date_gmt",
+    "comment_post_modified_gmt",
+    "blog_lang",
+    "blog_charset",
+    "user_role",
+    "is_test",
+    "recheck_reason",
+    "honeypot_field_name",
+    "comment_context[]",
+];
 
 /// The parameters of a `comment-check`, `submit-spam` or `submit-ham` (any
 /// other parameter a client sends is ignored).
@@ -46,9 +72,13 @@ impl Report {
                 .map(|(_, v)| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        // The trap is a field of the site's form, never one of Akismet's own
+        // (a plugin naming `blog` would otherwise discard every comment), and
+        // a value that shows nothing is empty, as on the comment endpoint.
         let honeypot = get("honeypot_field_name")
+            .filter(|field| !AKISMET_FIELDS.contains(&field.as_str()))
             .and_then(|field| get(&field))
-            .is_some();
+            .is_some_and(|value| visible(Some(&value)).is_some());
         Self {
             blog: get("blog"),
             user_ip: get("user_ip"),
@@ -58,7 +88,7 @@ impl Report {
             comment_author_url: get("comment_author_url"),
             comment_content: get("comment_content"),
             user_role: get("user_role"),
-            is_test: get("is_test").is_some_and(|v| matches!(v.as_str(), "1" | "true")),
+            is_test: get("is_test").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
             honeypot,
         }
     }

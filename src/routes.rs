@@ -80,7 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
     .service(web::resource("/1.1/submit-ham").post(akismet::submit_ham))
     .service(web::resource("/1.2/usage-limit").get(akismet::usage_limit))
     .service(
-        web::scope("/api/v1/admin")
+        web::scope(ADMIN_SCOPE)
             .wrap(actix_web::middleware::from_fn(auth::require_admin))
             .service(web::resource("/comments").get(admin::list_comments))
             .service(web::resource("/comments/bulk").post(admin::bulk_update))
@@ -106,6 +106,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
     );
 }
 
+/// The prefix of every admin route.
+pub const ADMIN_SCOPE: &str = "/api/v1/admin";
+
+/// Whether the request's path, percent-decoded, is UTF-8.
+pub fn path_is_utf8(req: &ServiceRequest) -> bool {
+    percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8()
+        .is_ok()
+}
+
 /// Middleware: a path whose percent-escapes do not decode to UTF-8
 /// (`/api/v1/posts/%FF/comments`) is refused with 400 `malformed_request`,
 /// rather than read with U+FFFD in place of its bytes (which would file a
@@ -117,11 +127,9 @@ pub async fn refuse_non_utf8_paths(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let path = req.uri().path();
-    if percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .is_ok()
-    {
+    // Admin paths are checked after authentication (`auth::require_admin`):
+    // a stranger learns nothing about them, not even that one is malformed.
+    if path_is_utf8(&req) || req.path().starts_with(ADMIN_SCOPE) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let error =

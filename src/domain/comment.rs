@@ -391,6 +391,11 @@ mod tests {
             "\u{202E}nimda",
             "Ada\u{2066}",
             "so\u{00AD}ft",
+            "Ada\u{3164}",
+            "Ada\u{034F}",
+            "Ad\u{2028}a",
+            "\u{E0041}\u{E0042}x",
+            "x\u{2800}",
         ] {
             let err = AuthorName::parse(Some(name)).unwrap_err();
             assert!(err.contains("text-direction"), "{name:?}: {err}");

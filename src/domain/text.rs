@@ -80,5 +80,18 @@ pub fn is_misleading(c: char) -> bool {
             | '\u{200B}'
             | '\u{2060}'..='\u{2064}'
             | '\u{FEFF}'
+            // Fillers and blanks that show nothing: combining grapheme joiner,
+            // Hangul fillers, line and paragraph separators, braille blank,
+            // musical formatting, tag characters.
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{2800}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }

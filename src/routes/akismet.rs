@@ -15,7 +15,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::body::{BODY_LIMIT_BYTES, MediaType, form_is_utf8, media_type, read_body};
+use super::body::{BODY_LIMIT_BYTES, MediaType, media_type, object_entries, read_body};
 use crate::akismet::{self, Report, Verdict};
 use crate::auth::{AuthError, authenticate};
 use crate::error::ApiError;
@@ -26,14 +26,12 @@ const THANKS: &str = "Thanks for making the web a better place.";
 
 /// Reads the parameters: a form body (spaces as `+` or `%20`), or a JSON
 /// object whose values are strings, numbers or booleans.
-fn params(req: &HttpRequest, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+fn params(req: &HttpRequest, body: &[u8]) -> Vec<(String, String)> {
     if media_type(req) == MediaType::Json {
-        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
-            return Err(ApiError::MalformedRequest(
-                "The request body must be a JSON object.".into(),
-            ));
-        };
-        return Ok(object
+        // Not an object: no parameters, so the answer is `invalid` with its
+        // debug help, as Akismet answers what it cannot read.
+        return object_entries(body)
+            .unwrap_or_default()
             .into_iter()
             .filter_map(|(k, v)| match v {
                 Value::String(s) => Some((k, s)),
@@ -41,16 +39,32 @@ fn params(req: &HttpRequest, body: &[u8]) -> Result<Vec<(String, String)>, ApiEr
                 Value::Bool(b) => Some((k, b.to_string())),
                 _ => None,
             })
-            .collect());
+            .collect();
     }
-    if !form_is_utf8(body) {
-        return Err(ApiError::MalformedRequest(
-            "The form data could not be read: it must be URL-encoded UTF-8.".into(),
-        ));
-    }
-    serde_urlencoded::from_bytes(body).map_err(|err| {
-        ApiError::MalformedRequest(format!("The form data could not be read: {err}."))
-    })
+    // Bytes that are not UTF-8 (a blog whose `blog_charset` is ISO-8859-1)
+    // become U+FFFD: Akismet answers such a comment rather than refusing it.
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[..0]),
+            };
+            (form_text(name), form_text(value))
+        })
+        .collect()
+}
+
+/// One form-encoded name or value: `+` is a space, escapes decoded, bytes
+/// that are not UTF-8 replaced.
+fn form_text(raw: &[u8]) -> String {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The key a client presented: `api_key`, then `key`, then the first label of
@@ -75,7 +89,8 @@ fn presented_key(req: &HttpRequest, params: &[(String, String)]) -> Option<Strin
             return None;
         }
         let (label, rest) = host.split_once('.')?;
-        (!label.is_empty() && !rest.is_empty()).then(|| label.to_owned())
+        // Host names are case-insensitive, and tokens are lower case.
+        (!label.is_empty() && !rest.is_empty()).then(|| label.to_ascii_lowercase())
     })
 }
 
@@ -113,7 +128,7 @@ async fn authenticated(
     state: &AppState,
 ) -> Result<Result<Vec<(String, String)>, HttpResponse>, ApiError> {
     let body = read_body(req, payload, BODY_LIMIT_BYTES).await?;
-    let params = params(req, &body)?;
+    let params = params(req, &body);
     if !key_is_valid(state, presented_key(req, &params).as_deref()).await? {
         return Ok(Err(invalid(BAD_KEY)));
     }

@@ -33,6 +33,10 @@ pub async fn require_admin(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match admin_of(&req).await {
+        Ok(_) if !super::path_is_utf8(&req) => Ok(super::refuse(
+            req,
+            &ApiError::MalformedRequest("The address holds bytes that are not UTF-8 text.".into()),
+        )),
         Ok(admin) => {
             req.extensions_mut().insert(admin);
             Ok(next.call(req).await?.map_into_left_body())

@@ -75,6 +75,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
             "The request body must be a JSON object.".into(),
         ));
     }
+    let entries = object_entries(body).unwrap_or_default();
+    let repeats = repeated_fields(entries.iter().map(|(k, v)| (k.as_str(), v.to_string())));
+    if !repeats.is_empty() {
+        return Err(repeats.into());
+    }
     serde_json::from_value(value)
         .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
 }
@@ -130,4 +135,59 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// The members of a JSON object body in the order sent, repeats included
+/// (`serde_json::Value` keeps only the last of a repeated key); `None` when
+/// the body is not a JSON object.
+pub fn object_entries(body: &[u8]) -> Option<Vec<(String, serde_json::Value)>> {
+    struct Entries(Vec<(String, serde_json::Value)>);
+    impl<'de> serde::Deserialize<'de> for Entries {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Entries;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Entries, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                        entries.push(entry);
+                    }
+                    Ok(Entries(entries))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    serde_json::from_slice::<Entries>(body).ok().map(|e| e.0)
+}
+
+/// A member sent twice with different values is ambiguous (a JSON parser
+/// keeps the last, a form reader often the first), so it is refused, naming
+/// it; the same value twice is harmless.
+pub fn repeated_fields<'a>(
+    fields: impl IntoIterator<Item = (&'a str, String)>,
+) -> ValidationErrors {
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    let mut errors = ValidationErrors::default();
+    for (field, value) in fields {
+        match seen.iter().find(|(f, _)| *f == field) {
+            Some((_, first)) if *first != value => {
+                if !errors.fields().contains_key(field) {
+                    errors.add(
+                        field,
+                        format!("`{field}` was sent more than once, with different values."),
+                    );
+                }
+            }
+            Some(_) => {}
+            None => seen.push((field, value)),
+        }
+    }
+    errors
 }

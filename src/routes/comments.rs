@@ -6,7 +6,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::body::{BODY_LIMIT_BYTES, MediaType, form_is_utf8, media_type, read_body};
+use super::body::{
+    BODY_LIMIT_BYTES, MediaType, form_is_utf8, media_type, object_entries, read_body,
+    repeated_fields,
+};
 use super::client::submitter;
 use super::form;
 use crate::domain::{CommentId, RawComment, Status, ValidationErrors};
@@ -167,58 +170,10 @@ fn raw_from_json(body: &[u8]) -> Result<RawComment, ApiError> {
     })
 }
 
-/// A field sent twice with different values is ambiguous (a JSON parser keeps
-/// the last, a form reader often the first), so it is refused, naming the
-/// field; the same value twice is harmless.
-fn repeated(fields: impl IntoIterator<Item = (&'static str, String)>) -> ValidationErrors {
-    let mut seen: Vec<(&'static str, String)> = Vec::new();
-    let mut errors = ValidationErrors::default();
-    for (field, value) in fields {
-        match seen.iter().find(|(f, _)| *f == field) {
-            Some((_, first)) if *first != value => {
-                if !errors.fields().contains_key(field) {
-                    errors.add(
-                        field,
-                        "This field was sent more than once, with different values.",
-                    );
-                }
-            }
-            Some(_) => {}
-            None => seen.push((field, value)),
-        }
-    }
-    errors
-}
-
 /// The known fields of a JSON object body that repeat with different values.
 fn repeated_json_fields(body: &[u8]) -> ValidationErrors {
-    struct Entries(Vec<(String, Value)>);
-    impl<'de> serde::Deserialize<'de> for Entries {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Visit;
-            impl<'de> serde::de::Visitor<'de> for Visit {
-                type Value = Entries;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut map: A,
-                ) -> Result<Entries, A::Error> {
-                    let mut entries = Vec::new();
-                    while let Some(entry) = map.next_entry::<String, Value>()? {
-                        entries.push(entry);
-                    }
-                    Ok(Entries(entries))
-                }
-            }
-            d.deserialize_map(Visit)
-        }
-    }
-    let Ok(Entries(entries)) = serde_json::from_slice::<Entries>(body) else {
-        return ValidationErrors::default();
-    };
-    repeated(entries.into_iter().filter_map(|(name, value)| {
+    let entries = object_entries(body).unwrap_or_default();
+    repeated_fields(entries.iter().filter_map(|(name, value)| {
         JSON_FIELDS
             .iter()
             .find(|f| **f == name)
@@ -245,7 +200,7 @@ fn form_field(name: &str) -> Option<&'static str> {
 /// The known fields of a form body that repeat with different values (under
 /// either name: `author` and `author_name` are one field).
 fn repeated_form_fields(fields: &[(String, String)]) -> ValidationErrors {
-    repeated(
+    repeated_fields(
         fields
             .iter()
             .filter_map(|(name, value)| form_field(name).map(|f| (f, value.clone()))),

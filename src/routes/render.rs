@@ -12,7 +12,15 @@ use crate::domain::comment::is_misleading;
 
 /// Renders comment text as safe HTML.
 pub fn content_html(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    // Embedding, override and isolate controls change how the text around
+    // them reads (an override before a link reverses its shown address), so
+    // none is rendered; marks (U+200E/F) only nudge neutral characters.
+    let text: String = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        .collect();
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]);
     let mut out = String::with_capacity(text.len() + text.len() / 4);
@@ -123,11 +131,23 @@ mod tests {
         );
         let html = content_html("open https://example.com/\u{202E}gpj.exe");
         assert!(!html.contains('\u{202E}'), "{html}");
-        assert!(html.contains("%E2%80%AEgpj.exe\""), "{html}");
+        assert!(html.contains("href=\"https://example.com/gpj.exe\""), "{html}");
         // A non-ASCII path on an ASCII host keeps its letters on screen.
         let html = content_html("https://de.example/wiki/Müller");
         assert!(
             html.contains(">https://de.example/wiki/Müller</a>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn an_override_before_a_link_is_dropped() {
+        let html = content_html("Login: \u{202E}https://evil.example/?moc.lapyap//:sptth");
+        assert!(!html.contains('\u{202E}'), "{html}");
+        let html = content_html("\u{2067}https://evil.example/x\u{2069} ok");
+        assert!(html.contains("href=\"https://evil.example/x\""), "{html}");
+        assert!(
+            !html.contains('\u{2069}') && !html.contains("%E2%81%A9"),
             "{html}"
         );
     }

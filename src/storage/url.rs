@@ -116,8 +116,9 @@ impl fmt::Debug for DatabaseUrl {
             Self::Postgres(url) => match url::Url::parse(url) {
                 Ok(parsed) => write!(
                     f,
-                    "postgres://{}{}",
+                    "postgres://{}{}{}",
                     parsed.host_str().unwrap_or(""),
+                    parsed.port().map(|p| format!(":{p}")).unwrap_or_default(),
                     parsed.path()
                 ),
                 Err(_) => f.write_str("postgres://(unparsable)"),

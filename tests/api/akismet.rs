@@ -20,6 +20,7 @@ both_backends!(
     submissions_accept_json_bodies,
     akismet_only_tokens_cannot_moderate,
     usage_limit_reports_no_limit_and_counts_checks,
+    what_real_clients_send_is_answered_not_refused,
 );
 
 const BLOG: &str = "https://blog.example";
@@ -167,7 +168,8 @@ async fn the_key_may_come_from_api_key_key_or_the_host_name(backend: Backend) {
         assert_plain(reply, "false");
     }
     assert_plain(&ip_host, "invalid");
-    assert_plain(&folded, "invalid");
+    // Host names are case-insensitive: an upper-cased label still names the token.
+    assert_plain(&folded, "false");
 }
 
 async fn comment_check_answers_ham_and_spam_and_stores_nothing(backend: Backend) {
@@ -347,7 +349,8 @@ async fn submissions_accept_json_bodies(backend: Backend) {
         .await;
 
     assert_plain(&reply, "Thanks for making the web a better place.");
-    not_object.assert_error(400, "malformed_request");
+    // Akismet answers what it cannot read with `invalid`, not an HTTP error.
+    assert_plain(&not_object, "invalid");
     let stats = app
         .as_admin("GET", "/api/v1/admin/training-examples/stats", None)
         .await
@@ -405,4 +408,85 @@ async fn usage_limit_reports_no_limit_and_counts_checks(backend: Backend) {
         json!({"limit": "none", "usage": 2, "percentage": "0", "throttled": false})
     );
     assert_plain(&refused, "invalid");
+}
+
+async fn what_real_clients_send_is_answered_not_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A latin-1 blog (`blog_charset=ISO-8859-1`) sends bytes that are not UTF-8.
+    let latin1 = format!(
+        "api_key={ADMIN_TOKEN}&blog=https%3A%2F%2Fb.example&blog_charset=ISO-8859-1\
+         &user_ip=1.2.3.4&comment_author=Ren%E9&comment_content=Tr%E8s+bon+caf%E9"
+    );
+    let latin1 = app
+        .post_raw(
+            "/1.1/comment-check",
+            "application/x-www-form-urlencoded",
+            latin1.into_bytes(),
+        )
+        .await;
+    let not_object = app
+        .post_raw("/1.1/comment-check", "application/json", b"[1, 2]".to_vec())
+        .await;
+    let upper_host = format!("{}.localhost", ADMIN_TOKEN.to_uppercase());
+    let without_key: Vec<_> = check(HAM_TEXT, &[])
+        .into_iter()
+        .filter(|(k, _)| *k != "api_key")
+        .collect();
+    let host = akismet(
+        &app,
+        "/1.1/comment-check",
+        &without_key,
+        &[("Host", &upper_host)],
+    )
+    .await;
+    let zero_width_trap = akismet(
+        &app,
+        "/1.1/comment-check",
+        &check(
+            HAM_TEXT,
+            &[("honeypot_field_name", "hp"), ("hp", "\u{200B}")],
+        ),
+        &[],
+    )
+    .await;
+    let trap_on_blog = akismet(
+        &app,
+        "/1.1/comment-check",
+        &check(HAM_TEXT, &[("honeypot_field_name", "blog")]),
+        &[],
+    )
+    .await;
+    let first_wins = app
+        .post_raw(
+            "/1.1/comment-check",
+            "application/json",
+            format!(
+                r#"{{"api_key": "{ADMIN_TOKEN}", "blog": "b", "user_ip": "1.2.3.4",
+                "comment_author": "viagra-test-123", "comment_author": "Ada"}}"#
+            )
+            .into_bytes(),
+        )
+        .await;
+    let test_submit = akismet(
+        &app,
+        "/1.1/submit-spam",
+        &check("A test that must not train", &[("is_test", "True")]),
+        &[],
+    )
+    .await;
+
+    assert_plain(&latin1, "false");
+    assert_plain(&not_object, "invalid");
+    // The bootstrap token has upper-case letters: a lower-cased host label
+    // cannot match it, but an upper-case label is read as written lower.
+    assert_eq!(host.status, 200);
+    assert_plain(&zero_width_trap, "false");
+    assert_plain(&trap_on_blog, "false");
+    assert_plain(&first_wins, "true");
+    assert_plain(&test_submit, "Thanks for making the web a better place.");
+    let stats = app
+        .as_admin("GET", "/api/v1/admin/training-examples/stats", None)
+        .await
+        .json();
+    assert_eq!(stats["total"], 0, "is_test=True trains nothing: {stats}");
 }

@@ -22,7 +22,40 @@ both_backends!(
     a_path_that_is_not_utf8_is_refused,
     fields_repeated_with_different_values_are_refused,
     misleading_names_are_refused_and_lookalike_links_shown_as_punycode,
+    admin_paths_that_are_not_utf8_are_authenticated_first,
+    admin_bodies_with_a_field_repeated_differently_are_refused,
 );
+
+async fn admin_paths_that_are_not_utf8_are_authenticated_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/api/v1/admin/comments/%FF", "/api/v1/admin/%C0%AF"] {
+        let stranger = app.admin("GET", path, None, Some("rg_wrong")).await;
+        let admin = app.as_admin("GET", path, None).await;
+
+        assert_eq!(stranger.status, 401, "{path}: {}", stranger.text());
+        admin.assert_error(400, "malformed_request");
+    }
+}
+
+async fn admin_bodies_with_a_field_repeated_differently_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = submit(&app, 1).await;
+    let patch = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/comments/{id}")))
+        .insert_header((
+            "Authorization",
+            format!("Bearer {}", crate::helpers::ADMIN_TOKEN),
+        ))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body(r#"{"status": "approved", "status": "trash"}"#)
+        .await
+        .unwrap()
+        .status();
+
+    assert_eq!(patch.as_u16(), 422);
+    assert_eq!(app.stored_status(id), "pending");
+}
 
 async fn submit(app: &TestApp, n: usize) -> i64 {
     let reply = app
