@@ -131,7 +131,10 @@ mod tests {
         );
         let html = content_html("open https://example.com/\u{202E}gpj.exe");
         assert!(!html.contains('\u{202E}'), "{html}");
-        assert!(html.contains("href=\"https://example.com/gpj.exe\""), "{html}");
+        assert!(
+            html.contains("href=\"https://example.com/gpj.exe\""),
+            "{html}"
+        );
         // A non-ASCII path on an ASCII host keeps its letters on screen.
         let html = content_html("https://de.example/wiki/Müller");
         assert!(
