@@ -2,8 +2,9 @@
 //! web addresses turned into links marked `rel="nofollow ugc"`. A link never
 //! shows a reader something other than where it goes: an internationalized
 //! domain is shown in its ASCII (punycode) form, so `exаmple.com` with a
-//! Cyrillic `а` reads `xn--exmple-4nf.com`, and text-direction or zero-width
-//! characters are dropped from the link (percent-encoded in its target).
+//! Cyrillic `а` reads `xn--exmple-4nf.com`; zero-width characters are dropped
+//! from a link's shown text (percent-encoded in its target), and embedding,
+//! override and isolate controls from the whole comment.
 
 use html_escape::{encode_double_quoted_attribute, encode_text};
 use linkify::{LinkFinder, LinkKind};
