@@ -9,7 +9,7 @@
 use crate::classifier::ScoringInput;
 use crate::domain::comment::visible;
 use crate::domain::dataset::LabelledExample;
-use crate::domain::moderation::count_links;
+use crate::domain::links::count_links;
 use crate::domain::{Signals, Status, decide};
 use crate::state::AppState;
 use crate::storage::{self, StorageError, training};

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod errors;
 pub mod ids;
 pub mod keywords;
+pub mod links;
 pub mod moderation;
 pub mod submission;
 mod text;

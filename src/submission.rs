@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::classifier::ScoringInput;
-use crate::domain::moderation::count_links;
+use crate::domain::links::count_links;
 use crate::domain::submission::{Refusal, flood_retry_after, parent_refused};
 use crate::domain::{CommentDraft, CommentId, RawComment, Signals, Status, decide};
 use crate::metrics::{OutcomeLabels, ReasonLabels};

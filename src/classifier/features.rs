@@ -135,23 +135,7 @@ fn normalize(raw: &str) -> Normalized {
     }
 }
 
-/// `https://www.shop.example.co.uk/x` → `example.co.uk`; `youtu.be/x` → `youtu.be`.
-pub fn registrable_domain(url: &str) -> String {
-    let lower = url.to_lowercase();
-    let rest = lower.split_once("://").map_or(lower.as_str(), |(_, r)| r);
-    let host = rest
-        .split(['/', '?', '#', ':'])
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("www.")
-        .trim_matches('.');
-    let labels: Vec<&str> = host.split('.').collect();
-    let keep = match labels.as_slice() {
-        [.., second, last] if labels.len() > 2 && second.len() <= 3 && last.len() == 2 => 3,
-        _ => 2,
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
-}
+pub use crate::domain::links::registrable_domain;
 
 /// A word: a run of alphanumeric characters or `_` (Unicode-aware, like `\w`).
 fn is_word_char(c: char) -> bool {
@@ -460,18 +444,5 @@ mod tests {
         extract(&config(), &input, &mut hashes);
         let from_names: Vec<u64> = names.0.iter().map(|n| NameHash::of(n)).collect();
         assert_eq!(from_names, hashes.0);
-    }
-
-    #[test]
-    fn registrable_domain_keeps_country_second_levels() {
-        assert_eq!(
-            registrable_domain("http://a.b.example.co.uk/x"),
-            "example.co.uk"
-        );
-        assert_eq!(registrable_domain("www.example.com"), "example.com");
-        assert_eq!(
-            registrable_domain("HTTPS://Example.com:8080"),
-            "example.com"
-        );
     }
 }

@@ -179,14 +179,6 @@ fn by_policy(policy: ModerationPolicy, known_author: bool, reasons: &mut Vec<Str
     }
 }
 
-/// Counts the web links in a text (`http(s)://…` and `www.…` addresses).
-pub fn count_links(text: &str) -> usize {
-    let mut finder = linkify::LinkFinder::new();
-    finder.kinds(&[linkify::LinkKind::Url]);
-    finder.url_must_have_scheme(false);
-    finder.links(text).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,11 +308,5 @@ mod tests {
                 decision.reasons
             );
         }
-    }
-
-    #[test]
-    fn links_are_counted_with_and_without_scheme() {
-        assert_eq!(count_links("no links here"), 0);
-        assert_eq!(count_links("see https://a.example and www.b.example/x"), 2);
     }
 }
