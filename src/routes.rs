@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod form;
 pub mod health;
 pub mod limits;
+pub mod pages;
 pub mod public;
 pub mod render;
 
@@ -72,6 +73,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
             .wrap(limited())
             .get(public::count_comments),
     )
+    // Web pages (SPEC §10).
+    .service(web::resource("/admin").get(pages::add_slash))
+    .service(web::resource("/demo").get(pages::add_slash))
+    .service(web::resource("/demo/").wrap(limited()).get(pages::demo))
+    .configure(|cfg| {
+        for path in pages::asset_paths() {
+            cfg.service(
+                web::resource(path)
+                    .get(pages::asset)
+                    .route(web::head().to(pages::asset)),
+            );
+        }
+    })
     // Akismet-compatible (SPEC §8): authenticated by key, so not rate-limited
     // per IP (a site's server calls from one address).
     .service(web::resource("/1.1/verify-key").post(akismet::verify_key))
@@ -91,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
                     .delete(admin::delete_comment),
             )
             .service(web::resource("/comments/{id}/events").get(admin::get_events))
+            .service(web::resource("/comments/{id}/pivot").post(admin::pivot::pivot))
             .service(web::resource("/stats").get(admin::stats))
             .service(web::resource("/models").get(admin::models::list_models))
             .service(web::resource("/models/train").post(admin::models::train))

@@ -14,6 +14,7 @@ mod breaker;
 pub mod comments;
 pub mod models;
 pub mod moderation;
+pub mod pivot;
 mod pool;
 pub mod records;
 pub mod schema;

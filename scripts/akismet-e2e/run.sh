@@ -11,6 +11,7 @@
 # postgres://postgres@127.0.0.1:5432/test); traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib/serve.sh
 here=scripts/akismet-e2e
 pg_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 
@@ -36,21 +37,12 @@ echo DISCARDME > "$work/disallowed.txt"
 run_backend() {
   local name=$1 url=$2 port token
   token=$(DATABASE_URL=$url "$bin" token create akismet-e2e --akismet-only 2>/dev/null)
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$port \
     REPLYGUARD_DISALLOWED_KEYS_FILE=$work/disallowed.txt RUST_LOG=warn \
     "$bin" serve >"$work/$name.log" 2>&1 &
   server=$!
-  python3 - "$port" <<'PY'
-import sys, time, urllib.request
-for _ in range(300):
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit("replyguard did not start")
-PY
+  wait_ready "$port" /healthz
   echo "== Akismet clients against replyguard on $name"
   local status=0
   RG_URL=http://127.0.0.1:$port RG_AKISMET_KEY=$token RG_DISCARD_AUTHOR="Spam Bot" \

@@ -4,6 +4,7 @@
 
 pub mod keywords;
 pub mod models;
+pub mod pivot;
 pub mod training;
 
 use std::collections::BTreeMap;
@@ -115,7 +116,7 @@ fn parse_decision(
     Ok((to, expected))
 }
 
-fn parse_status(field: &'static str, raw: &str) -> Result<Status, ApiError> {
+pub(crate) fn parse_status(field: &'static str, raw: &str) -> Result<Status, ApiError> {
     raw.trim().parse::<Status>().map_err(|_| {
         ValidationErrors::single(field, "Must be one of pending, approved, spam, trash.").into()
     })

@@ -78,11 +78,8 @@ pub async fn submit_comment(
     let (raw, redirect_to) = raw_from_form(fields);
     let target = form::allowed_target(
         &state.settings,
-        [
-            redirect_to.as_deref(),
-            who.referrer.as_deref(),
-            raw.permalink.as_deref(),
-        ],
+        redirect_to.as_deref(),
+        [who.referrer.as_deref(), raw.permalink.as_deref()],
     );
     Ok(match submit(&state, raw, who).await {
         Ok(accepted) => form::accepted(target, accepted.id, accepted.status.as_public()),

@@ -9,25 +9,91 @@ use crate::config::Settings;
 use crate::domain::{CommentId, Status};
 use crate::error::ApiError;
 
-/// The first candidate (in order: `redirect_to`, `Referer`, `permalink`) that is
-/// an http(s) URL on an allowed origin.
-pub fn allowed_target<'a>(
-    settings: &Settings,
-    candidates: impl IntoIterator<Item = Option<&'a str>>,
-) -> Option<url::Url> {
-    candidates.into_iter().flatten().find_map(|raw| {
-        let url = url::Url::parse(raw.trim()).ok()?;
-        let web = matches!(url.scheme(), "http" | "https");
-        (web && settings.is_allowed_origin(&url.origin().ascii_serialization())).then_some(url)
-    })
+/// Where a browser goes back to after a form post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A page of the site, on an allowed origin.
+    Site(url::Url),
+    /// A page of replyguard itself (`redirect_to=/demo/`): a path on this
+    /// server, never another host.
+    Local(String),
 }
 
-/// Success: back to the site at the new comment, or a thank-you page.
-pub fn accepted(target: Option<url::Url>, id: CommentId, status: Status) -> HttpResponse {
-    if let Some(mut url) = target {
-        url.set_fragment(Some(&format!("comment-{id}")));
+impl Target {
+    fn href(&self) -> &str {
+        match self {
+            Self::Site(url) => url.as_str(),
+            Self::Local(path) => path,
+        }
+    }
+}
+
+/// The first candidate (in order: `redirect_to`, `Referer`, `permalink`) that is
+/// an http(s) URL on an allowed origin; a `redirect_to` may also be a path on
+/// this server.
+pub fn allowed_target(
+    settings: &Settings,
+    redirect_to: Option<&str>,
+    others: [Option<&str>; 2],
+) -> Option<Target> {
+    if let Some(path) = redirect_to.and_then(local_path) {
+        return Some(Target::Local(path));
+    }
+    [redirect_to]
+        .into_iter()
+        .chain(others)
+        .flatten()
+        .find_map(|raw| {
+            let url = url::Url::parse(raw.trim()).ok()?;
+            let web = matches!(url.scheme(), "http" | "https");
+            (web && settings.is_allowed_origin(&url.origin().ascii_serialization()))
+                .then_some(Target::Site(url))
+        })
+}
+
+/// `raw` as a path on this server (`/demo/?post=a`), or `None` when it is
+/// anything else (`//evil.example/`, `/\\evil.example`, `https://…`).
+fn local_path(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let second = raw.chars().nth(1);
+    if !raw.starts_with('/') || matches!(second, Some('/' | '\\')) {
+        return None;
+    }
+    const HOST: &str = "replyguard.invalid";
+    let base = url::Url::parse(&format!("http://{HOST}/")).ok()?;
+    let url = base.join(raw).ok()?;
+    if url.host_str() != Some(HOST) {
+        return None;
+    }
+    let mut path = url.path().to_owned();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
+}
+
+/// Success: back to the site at the new comment, or a thank-you page. A page
+/// of replyguard's own is told, in its query, that the comment awaits
+/// moderation (it has no other way to know without JavaScript).
+pub fn accepted(target: Option<Target>, id: CommentId, status: Status) -> HttpResponse {
+    let location = match target {
+        Some(Target::Site(mut url)) => {
+            url.set_fragment(Some(&format!("comment-{id}")));
+            Some(url.to_string())
+        }
+        Some(Target::Local(mut path)) => {
+            if status != Status::Approved {
+                path.push(if path.contains('?') { '&' } else { '?' });
+                path.push_str("awaiting_moderation=1");
+            }
+            Some(format!("{path}#comment-{id}"))
+        }
+        None => None,
+    };
+    if let Some(location) = location {
         return HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, url.as_str()))
+            .insert_header((header::LOCATION, location))
             .finish();
     }
     let message = if status == Status::Approved {
@@ -43,7 +109,7 @@ pub fn accepted(target: Option<url::Url>, id: CommentId, status: Status) -> Http
 }
 
 /// Failure: the same status as the JSON error, each problem named, a link back.
-pub fn rejected(error: &ApiError, back: Option<url::Url>) -> HttpResponse {
+pub fn rejected(error: &ApiError, back: Option<Target>) -> HttpResponse {
     let mut body = String::new();
     match error.fields() {
         Some(fields) => {
@@ -60,7 +126,7 @@ pub fn rejected(error: &ApiError, back: Option<url::Url>) -> HttpResponse {
     }
     let href = back.map_or_else(
         || "javascript:history.back()".to_owned(),
-        |url| encode_double_quoted_attribute(url.as_str()).into_owned(),
+        |target| encode_double_quoted_attribute(target.href()).into_owned(),
     );
     body.push_str(&format!("<p><a href=\"{href}\">&laquo; Back</a></p>"));
     let mut response = page(error.status_code(), "Comment submission failure", &body);
@@ -83,4 +149,50 @@ fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_stay_on_this_server() {
+        assert_eq!(
+            local_path("/demo/?post=a b"),
+            Some("/demo/?post=a%20b".into())
+        );
+        assert_eq!(local_path(" /demo/ "), Some("/demo/".into()));
+        for foreign in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "demo/",
+            "",
+        ] {
+            assert_eq!(local_path(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn a_local_target_learns_the_comment_awaits_moderation() {
+        let response = accepted(
+            Some(Target::Local("/demo/?post=a".into())),
+            CommentId(7),
+            Status::Pending,
+        );
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers().get(header::LOCATION).unwrap(),
+            "/demo/?post=a&awaiting_moderation=1#comment-7"
+        );
+        let response = accepted(
+            Some(Target::Local("/demo/".into())),
+            CommentId(8),
+            Status::Approved,
+        );
+        assert_eq!(
+            response.headers().get(header::LOCATION).unwrap(),
+            "/demo/#comment-8"
+        );
+    }
 }

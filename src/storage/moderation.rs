@@ -85,7 +85,7 @@ pub fn list_queue(
     Ok(query.limit(filter.limit).load(conn)?)
 }
 
-fn escape_like(raw: &str) -> String {
+pub(super) fn escape_like(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -1,0 +1,109 @@
+//! `POST /api/v1/admin/comments/{id}/pivot`: from one comment, every pending
+//! comment that shares its IP, email or link domain, counted first
+//! (`"preview": true`) and then moved in one request.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::parse_status;
+use crate::domain::{CommentId, Status, ValidationErrors};
+use crate::error::ApiError;
+use crate::routes::auth::Admin;
+use crate::routes::body::read_json;
+use crate::state::AppState;
+use crate::storage::pivot::{self, Pivot, PivotBy};
+
+/// Most comments one pivot moves; a larger wave takes several requests.
+pub const MAX_PIVOT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PivotRequest {
+    by: String,
+    /// Where the comments go (default `spam`).
+    status: Option<String>,
+    /// Only count and list them.
+    preview: Option<bool>,
+}
+
+fn parse_by(raw: &str) -> Result<PivotBy, ApiError> {
+    match raw.trim() {
+        "ip" => Ok(PivotBy::Ip),
+        "email" => Ok(PivotBy::Email),
+        "domain" => Ok(PivotBy::Domain),
+        _ => Err(ValidationErrors::single("by", "Must be one of ip, email, domain.").into()),
+    }
+}
+
+fn no_value(by: PivotBy) -> ApiError {
+    let message = match by {
+        PivotBy::Ip => "This comment has no recorded IP address.",
+        PivotBy::Email => "This comment has no email address.",
+        PivotBy::Domain => "This comment links to no website.",
+    };
+    ValidationErrors::single("by", message).into()
+}
+
+/// Previews or applies a pivot decision.
+pub async fn pivot(
+    admin: Admin,
+    path: web::Path<i64>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let anchor = CommentId(path.into_inner());
+    let body: PivotRequest = read_json(&req, payload).await?;
+    let by = parse_by(&body.by)?;
+    let to = body
+        .status
+        .as_deref()
+        .map(|s| parse_status("status", s))
+        .transpose()?
+        .unwrap_or(Status::Spam);
+    let missing = || ApiError::NotFound(format!("There is no comment {anchor}."));
+    if body.preview.unwrap_or(false) {
+        let found = state
+            .db
+            .run(move |conn| pivot::pending_sharing(conn, anchor, by, MAX_PIVOT))
+            .await?;
+        return match found {
+            Pivot::Found(found) => Ok(HttpResponse::Ok().json(json!({
+                "by": by,
+                "value": found.value,
+                "count": found.ids.len(),
+                "ids": found.ids,
+                "more": found.more,
+            }))),
+            Pivot::Missing => Err(missing()),
+            Pivot::NoValue => Err(no_value(by)),
+        };
+    }
+    let now = crate::storage::now();
+    let actor = admin.actor;
+    let (found, outcome) = state
+        .db
+        .run(move |conn| pivot::apply(conn, anchor, by, MAX_PIVOT, to, &actor, now))
+        .await?;
+    match found {
+        Pivot::Found(found) => {
+            tracing::info!(
+                comment_id = anchor.0,
+                moved = outcome.updated.len(),
+                status = to.as_str(),
+                "pivot decision"
+            );
+            Ok(HttpResponse::Ok().json(json!({
+                "by": by,
+                "value": found.value,
+                "updated": outcome.updated,
+                "conflicts": outcome.conflicts,
+                "missing": outcome.missing,
+                "more": found.more,
+            })))
+        }
+        Pivot::Missing => Err(missing()),
+        Pivot::NoValue => Err(no_value(by)),
+    }
+}
