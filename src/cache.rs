@@ -1,18 +1,20 @@
 //! What an instance keeps in memory and can always rebuild from the database:
-//! the active model ([`ActiveModel`]) and the compiled keyword lists
-//! ([`KeywordCache`]). Each carries a version stored in the database; one
+//! the active model ([`ActiveModel`]), the compiled keyword lists
+//! ([`KeywordCache`]) and the answers to public reads ([`PublicCache`]). Each carries a version stored in the database; one
 //! background loop polls both versions every [`POLL_INTERVAL`] and reloads
 //! what changed, so instances sharing a database follow each other's switches
 //! within that interval (the instance that made a change applies it at once).
 
 pub mod keywords;
 pub mod model;
+pub mod public;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use keywords::KeywordCache;
 pub use model::ActiveModel;
+pub use public::PublicCache;
 
 use crate::classifier::ClassifierError;
 use crate::storage::StorageError;
@@ -41,8 +43,12 @@ pub enum CacheError {
     Keywords(String),
 }
 
-/// Polls both caches' versions every [`POLL_INTERVAL`] on the current runtime.
-pub fn spawn_refresh(model: Arc<ActiveModel>, keywords: Arc<KeywordCache>) {
+/// Polls the caches' versions every [`POLL_INTERVAL`] on the current runtime.
+pub fn spawn_refresh(
+    model: Arc<ActiveModel>,
+    keywords: Arc<KeywordCache>,
+    public: Arc<PublicCache>,
+) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(POLL_INTERVAL);
         loop {
@@ -58,6 +64,9 @@ pub fn spawn_refresh(model: Arc<ActiveModel>, keywords: Arc<KeywordCache>) {
             }
             if let Err(err) = keywords.refresh().await {
                 tracing::warn!(error = %err, "keyword lists could not be reloaded");
+            }
+            if let Err(err) = public.refresh().await {
+                tracing::warn!(error = %err, "the public comments' version could not be read");
             }
         }
     });

@@ -103,8 +103,8 @@ pub struct Settings {
     )]
     pub flood_seconds: u64,
 
-    /// Requests per minute one client IP may make to the public endpoints
-    /// (0 disables rate limiting; admin endpoints are never limited).
+    /// Comment submissions per minute one client IP may make (0 disables the
+    /// limit; admin endpoints are never limited).
     #[arg(
         long,
         global = true,
@@ -117,6 +117,22 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_RATE_LIMIT_BURST", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
+
+    /// Public reads (comments, counts, the demo page) per minute one client IP
+    /// may make: far more than submissions, since a site's server or many
+    /// readers behind one proxy read from one address (0 disables the limit).
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_READ_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 6000
+    )]
+    pub read_rate_limit_per_minute: u64,
+
+    /// Reads a client IP may make in a burst before the per-minute read rate applies.
+    #[arg(long, global = true, env = "REPLYGUARD_READ_RATE_LIMIT_BURST", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_rate_limit_burst: u32,
 
     /// File of moderation keywords (one per line) that seeds the shared list
     /// the first time the service starts with it; later edits go through

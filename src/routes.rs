@@ -9,6 +9,7 @@ pub mod body;
 pub mod client;
 pub mod comments;
 pub mod cursor;
+pub mod etag;
 pub mod form;
 pub mod health;
 pub mod limits;
@@ -25,9 +26,15 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers every route, with extractor errors turned into the JSON envelope
-/// and the public endpoints behind the per-IP rate limit.
-pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
+/// and the public endpoints behind the per-IP rate limits (one for
+/// submissions, a far higher one for reads).
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    limit: &limits::RateLimit,
+    read_limit: &limits::RateLimit,
+) {
     let limited = || actix_governor::Governor::new(limit);
+    let read_limited = || actix_governor::Governor::new(read_limit);
     cfg.app_data(web::PathConfig::default().error_handler(|err, _| {
         ApiError::NotFound(format!("There is nothing at this address: {err}.")).into()
     }))
@@ -65,18 +72,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &limits::RateLimit) {
     )
     .service(
         web::resource("/api/v1/posts/{post_id}/comments")
-            .wrap(limited())
+            .wrap(read_limited())
             .get(public::list_comments),
     )
     .service(
         web::resource("/api/v1/posts/{post_id}/comments/count")
-            .wrap(limited())
+            .wrap(read_limited())
             .get(public::count_comments),
     )
     // Web pages (SPEC §10).
     .service(web::resource("/admin").get(pages::add_slash))
     .service(web::resource("/demo").get(pages::add_slash))
-    .service(web::resource("/demo/").wrap(limited()).get(pages::demo))
+    .service(
+        web::resource("/demo/")
+            .wrap(read_limited())
+            .get(pages::demo),
+    )
     .configure(|cfg| {
         for path in pages::asset_paths() {
             cfg.service(

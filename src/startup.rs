@@ -14,7 +14,7 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::cache::keywords::SeedError;
-use crate::cache::{self, ActiveModel, CacheError, KeywordCache};
+use crate::cache::{self, ActiveModel, CacheError, KeywordCache, PublicCache};
 use crate::classifier::SpamModel;
 use crate::config::Settings;
 use crate::error::json_error_handlers;
@@ -52,10 +52,14 @@ impl Application {
         let db = Database::new(settings.database_url.clone(), &settings.pool_options());
         let model = ActiveModel::new(db.clone(), default_model);
         let keywords = KeywordCache::new(db.clone());
+        let public = Arc::new(PublicCache::new(db.clone()));
         let metrics = Metrics::new(db.clone());
         let settings = Arc::new(settings);
-        let limit = limits::rate_limit(settings.clone(), metrics.clone())
+        let limit = limits::rate_limit(settings.clone(), metrics.clone(), limits::Limited::Writes)
             .context("the rate limit settings are invalid")?;
+        let read_limit =
+            limits::rate_limit(settings.clone(), metrics.clone(), limits::Limited::Reads)
+                .context("the read rate limit settings are invalid")?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -64,6 +68,7 @@ impl Application {
             settings,
             model,
             keywords,
+            public,
             akismet_checks: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             metrics,
@@ -93,7 +98,7 @@ impl Application {
                 .max_age(3600);
             App::new()
                 .app_data(state.clone())
-                .configure(|cfg| routes::configure(cfg, &limit))
+                .configure(|cfg| routes::configure(cfg, &limit, &read_limit))
                 .wrap(actix_web::middleware::from_fn(routes::require_ready))
                 .wrap(actix_web::middleware::from_fn(routes::count_requests))
                 .wrap(actix_web::middleware::from_fn(
@@ -231,7 +236,11 @@ async fn wait_for_database(state: web::Data<AppState>) {
 
 /// The cache poll and the training-job worker, once the database is ready.
 fn start_background_work(state: &web::Data<AppState>) {
-    cache::spawn_refresh(state.model.clone(), state.keywords.clone());
+    cache::spawn_refresh(
+        state.model.clone(),
+        state.keywords.clone(),
+        state.public.clone(),
+    );
     JobRunner::new(
         state.db.clone(),
         state.model.clone(),

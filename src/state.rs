@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use crate::cache::{ActiveModel, KeywordCache};
+use crate::cache::{ActiveModel, KeywordCache, PublicCache};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::storage::Database;
@@ -19,6 +19,8 @@ pub struct AppState {
     pub model: Arc<ActiveModel>,
     /// The compiled keyword lists, rebuilt when their version changes.
     pub keywords: Arc<KeywordCache>,
+    /// Public reads as answered, forgotten when comments change.
+    pub public: Arc<PublicCache>,
     /// Akismet `comment-check` calls this instance answered since it started
     /// (`GET /1.2/usage-limit`).
     pub akismet_checks: AtomicU64,

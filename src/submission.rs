@@ -194,6 +194,10 @@ pub async fn submit(
         }
         other => other?,
     };
+    if accepted.status == Status::Approved {
+        // Readers of this instance see it at once; others by the version poll.
+        state.public.invalidate_post(&accepted.post_id);
+    }
     metrics.spam_score.observe(score.spam_probability);
     metrics
         .decisions

@@ -240,9 +240,12 @@ test("the approved comment shows on the demo page, threaded, with and without Ja
   assert.equal(reply.parent_id, mine.id);
   assert.equal((await api("PATCH", `/api/v1/admin/comments/${reply.id}`, { status: "approved" })).status, 200);
 
-  await page.reload();
-  await page.locator(`#comment-${mine.id} .rg-children #comment-${reply.id}`).getByText(replyText).waitFor();
   await context.close();
+  // A new reader (this browser may keep the list it read for 10 s: Cache-Control).
+  const reader = await open();
+  await reader.page.goto(`${BASE}/demo/?post=${encodeURIComponent(POST)}`);
+  await reader.page.locator(`#comment-${mine.id} .rg-children #comment-${reply.id}`).getByText(replyText).waitFor();
+  await reader.context.close();
 
   const plain = await open({ javaScriptEnabled: false });
   await plain.page.goto(`${BASE}/demo/?post=${encodeURIComponent(POST)}`);

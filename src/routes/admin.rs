@@ -233,10 +233,12 @@ pub async fn patch_comment(
         .run(move |conn| moderation::transition(conn, id, to, if_status, &admin.actor, now))
         .await?;
     match outcome {
-        Transition::Updated(record) | Transition::Unchanged(record) => {
+        Transition::Updated(record) => {
+            state.public.moderated().await;
             tracing::info!(comment_id = id.0, status = to.as_str(), "moderated");
             Ok(HttpResponse::Ok().json(CommentResponse::from(record)))
         }
+        Transition::Unchanged(record) => Ok(HttpResponse::Ok().json(CommentResponse::from(record))),
         Transition::Conflict(current) => Err(ApiError::StatusConflict {
             current: current.status,
             expected: if_status.map_or_else(String::new, |s| s.as_str().to_owned()),
@@ -280,6 +282,9 @@ pub async fn bulk_update(
         .db
         .run(move |conn| moderation::transition_all(conn, &ids, to, if_status, &actor, now))
         .await?;
+    if !outcome.updated.is_empty() {
+        state.public.moderated().await;
+    }
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -295,6 +300,7 @@ pub async fn delete_comment(
         .run(move |conn| moderation::erase(conn, id))
         .await?
     {
+        state.public.moderated().await;
         tracing::info!(comment_id = id.0, "comment erased");
         Ok(HttpResponse::NoContent().finish())
     } else {

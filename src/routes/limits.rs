@@ -78,13 +78,32 @@ pub fn page_for_form_posts(req: &actix_web::HttpRequest, response: HttpResponse)
 /// The shared limiter of one instance.
 pub type RateLimit = GovernorConfig<ClientIpKey, NoOpMiddleware<QuantaInstant>>;
 
-/// Builds the limiter from the settings; a rate of 0 lets everything through.
-pub fn rate_limit(settings: Arc<Settings>, metrics: Arc<Metrics>) -> Option<RateLimit> {
-    let per_minute = settings.rate_limit_per_minute;
-    let burst = settings.rate_limit_burst;
+/// What a limiter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// Comment submissions.
+    Writes,
+    /// Public reads.
+    Reads,
+}
+
+/// Builds a limiter from the settings; a rate of 0 lets everything through.
+pub fn rate_limit(
+    settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+    what: Limited,
+) -> Option<RateLimit> {
+    let (per_minute, burst) = match what {
+        Limited::Writes => (settings.rate_limit_per_minute, settings.rate_limit_burst),
+        Limited::Reads => (
+            settings.read_rate_limit_per_minute,
+            settings.read_rate_limit_burst,
+        ),
+    };
     let mut builder = GovernorConfigBuilder::default();
     builder
-        .requests_per_minute(per_minute.max(1))
+        // At most one per microsecond: the limiter's period may not be zero.
+        .requests_per_minute(per_minute.clamp(1, 60_000_000))
         .burst_size(burst)
         .permissive(per_minute == 0);
     let mut builder = builder.key_extractor(ClientIpKey { settings, metrics });

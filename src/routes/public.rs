@@ -1,17 +1,22 @@
-//! Public reads: approved comments of a post, oldest first, and their count.
+//! Public reads: approved comments of a post, oldest first, and their count,
+//! answered from [`crate::cache::PublicCache`] with an `ETag` and a short
+//! `Cache-Control`.
 //! Nothing private (email, IP, user agent, score) is ever in these responses.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{self, ContentType};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::comments::rfc3339;
 use super::cursor;
 use super::render::content_html;
+use crate::cache::public::{CachedRead, ReadKey};
 use crate::domain::{PostId, ValidationErrors};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::comments;
 use crate::storage::records::CommentRecord;
+use crate::storage::{StorageError, comments};
 
 /// Page size when `limit` is absent.
 const DEFAULT_LIMIT: i64 = 50;
@@ -60,8 +65,50 @@ fn post_id_from_path(raw: &str) -> Result<PostId, ApiError> {
     PostId::parse(Some(raw)).map_err(|message| ValidationErrors::single("post_id", message).into())
 }
 
+/// How long a browser or CDN may keep a public read without asking again.
+/// Short, because a moderator's decision should show soon; after that the
+/// `ETag` makes asking cheap (`304`).
+pub const CACHE_CONTROL: &str = "public, max-age=10";
+
+/// The answer to a public read: from the cache, or read, rendered and kept.
+async fn cached<F>(state: &AppState, key: ReadKey, read: F) -> Result<CachedRead, ApiError>
+where
+    F: FnOnce(&mut crate::storage::DbConn) -> Result<Vec<u8>, StorageError> + Send + 'static,
+{
+    if let Some(hit) = state.public.get(&key) {
+        return Ok(hit);
+    }
+    let generation = state.public.generation();
+    let body = state.db.run(read).await?;
+    let etag = super::etag::of(&body);
+    Ok(state.public.put(key, Bytes::from(body), etag, generation))
+}
+
+/// `200` with the body, or `304` when the client holds it already; both
+/// with the tag and how long to keep it.
+fn respond(req: &HttpRequest, read: CachedRead) -> HttpResponse {
+    let fresh = super::etag::matches(req, &read.etag);
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, read.etag))
+        .insert_header((header::CACHE_CONTROL, CACHE_CONTROL));
+    if fresh {
+        return response.finish();
+    }
+    response.content_type(ContentType::json()).body(read.body)
+}
+
+fn to_json(value: &impl Serialize) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(StorageError::Encode)
+}
+
 /// Approved comments of one post, oldest first, a page at a time.
 pub async fn list_comments(
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
@@ -70,29 +117,40 @@ pub async fn list_comments(
     let query = query.into_inner();
     let limit = cursor::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
-    let key = post_id.as_str().to_owned();
-    let mut rows = state
-        .db
-        .run(move |conn| comments::list_approved_for_post(conn, &key, after, limit + 1))
-        .await?;
-    let next_cursor = cursor::next_page(&mut rows, limit, |r| (r.created_at, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse {
+    let key = ReadKey::Page {
         post_id: post_id.as_str().to_owned(),
-        comments: rows.into_iter().map(PublicComment::from).collect(),
-        next_cursor,
-    }))
+        limit,
+        cursor: query.cursor.filter(|_| after.is_some()),
+    };
+    let post = post_id.as_str().to_owned();
+    let read = cached(&state, key, move |conn| {
+        let mut rows = comments::list_approved_for_post(conn, &post, after, limit + 1)?;
+        let next_cursor = cursor::next_page(&mut rows, limit, |r| (r.created_at, r.id));
+        to_json(&ListResponse {
+            post_id: post,
+            comments: rows.into_iter().map(PublicComment::from).collect(),
+            next_cursor,
+        })
+    })
+    .await?;
+    Ok(respond(&req, read))
 }
 
 /// Number of approved comments of one post.
 pub async fn count_comments(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let post_id = post_id_from_path(&path)?;
-    let key = post_id.as_str().to_owned();
-    let count = state
-        .db
-        .run(move |conn| comments::count_approved_for_post(conn, &key))
-        .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"post_id": post_id.as_str(), "count": count})))
+    let key = ReadKey::Count {
+        post_id: post_id.as_str().to_owned(),
+    };
+    let post = post_id.as_str().to_owned();
+    let read = cached(&state, key, move |conn| {
+        let count = comments::count_approved_for_post(conn, &post)?;
+        to_json(&serde_json::json!({"post_id": post, "count": count}))
+    })
+    .await?;
+    Ok(respond(&req, read))
 }

@@ -91,6 +91,43 @@ pub fn list_approved_for_post(
     Ok(query.load(conn)?)
 }
 
+/// What the public reads depend on, cheap to poll: the moderation counter
+/// ([`super::settings::PUBLIC_COMMENTS`]) and the newest approved comment (a
+/// comment approved on arrival bumps no counter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicVersion {
+    pub moderation: i64,
+    pub newest_approved: Option<i64>,
+}
+
+/// The current [`PublicVersion`] (two index lookups).
+///
+/// # Errors
+/// Any database failure.
+pub fn public_version(conn: &mut DbConn) -> Result<PublicVersion, StorageError> {
+    let moderation = super::settings::get(conn, super::settings::PUBLIC_COMMENTS)?
+        .map_or(0, |(_, version)| version);
+    let newest_approved = comments::table
+        .filter(comments::status.eq(Status::Approved.as_str()))
+        .order((comments::created_at.desc(), comments::id.desc()))
+        .select(comments::id)
+        .first(conn)
+        .optional()?;
+    Ok(PublicVersion {
+        moderation,
+        newest_approved,
+    })
+}
+
+/// Records that the approved set changed by a moderator's hand (other
+/// instances then forget their cached public reads).
+///
+/// # Errors
+/// Any database failure.
+pub fn bump_public_version(conn: &mut DbConn, now: NaiveDateTime) -> Result<(), StorageError> {
+    super::settings::put(conn, super::settings::PUBLIC_COMMENTS, "", now)
+}
+
 /// Number of approved comments of a post.
 ///
 /// # Errors

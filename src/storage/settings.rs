@@ -10,6 +10,9 @@ use super::{DbConn, StorageError};
 
 pub const MODERATION_KEYS: &str = "moderation_keys";
 pub const DISALLOWED_KEYS: &str = "disallowed_keys";
+/// No value: its version grows whenever a comment enters or leaves the
+/// approved set by a moderator's hand (public reads are cached on it).
+pub const PUBLIC_COMMENTS: &str = "public_comments";
 
 /// A setting's value and version, if it was ever set.
 ///

@@ -15,7 +15,7 @@ both_backends!(
     forged_forwarded_for_does_not_escape_flood_control,
     rejected_requests_do_not_count_for_flood_control,
     flood_control_holds_across_two_instances_on_one_database,
-    public_endpoints_are_rate_limited_per_ip_but_admin_is_not,
+    writes_and_reads_are_rate_limited_per_ip_apart_but_admin_is_not,
     too_many_links_hold_a_comment,
     keyword_lists_edited_at_run_time_apply_on_every_instance,
     keyword_files_seed_the_lists,
@@ -213,33 +213,28 @@ async fn flood_control_holds_across_two_instances_on_one_database(backend: Backe
     assert_eq!(first.stored_count(), 1);
 }
 
-async fn public_endpoints_are_rate_limited_per_ip_but_admin_is_not(backend: Backend) {
+async fn writes_and_reads_are_rate_limited_per_ip_apart_but_admin_is_not(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.rate_limit_per_minute = 1;
-        s.rate_limit_burst = 3;
+        s.rate_limit_burst = 2;
+        s.read_rate_limit_per_minute = 1;
+        s.read_rate_limit_burst = 4;
     })
     .await;
 
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        statuses.push(app.get("/api/v1/posts/p/comments/count").await);
+    // Submissions: the burst, then 429.
+    for i in 0..2 {
+        let reply = app
+            .submit(json!({"author_email": format!("w{i}@example.com"),
+                           "content": format!("Submission number {i} here.")}))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
     }
-    let admin: Vec<u16> = futures_util::future::join_all(
-        (0..10).map(|_| app.as_admin("GET", "/api/v1/admin/stats", None)),
-    )
-    .await
-    .iter()
-    .map(|r| r.status)
-    .collect();
-
-    assert_eq!(
-        statuses.iter().map(|r| r.status).collect::<Vec<_>>(),
-        [200, 200, 200, 429, 429]
-    );
-    statuses[3].assert_error(429, "too_many_requests");
-    assert!(statuses[3].header("retry-after").is_some());
-    assert!(admin.iter().all(|s| *s == 200), "{admin:?}");
-
+    let refused = app
+        .submit(json!({"author_email": "w9@example.com", "content": "One too many."}))
+        .await;
+    refused.assert_error(429, "too_many_requests");
+    assert!(refused.header("retry-after").is_some());
     // A browser posting the comment form gets a page it can show, not JSON.
     let form = app
         .post_form(
@@ -261,7 +256,26 @@ async fn public_endpoints_are_rate_limited_per_ip_but_admin_is_not(backend: Back
         form.header("content-type")
     );
     assert!(form.text().contains("Too many requests"), "{}", form.text());
-    assert_eq!(app.stored_count(), 0);
+    assert_eq!(app.stored_count(), 2);
+
+    // Reads have their own bucket, which the submissions did not touch.
+    let mut reads = Vec::new();
+    for _ in 0..6 {
+        reads.push(app.get("/api/v1/posts/p/comments/count").await);
+    }
+    assert_eq!(
+        reads.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [200, 200, 200, 200, 429, 429]
+    );
+    reads[4].assert_error(429, "too_many_requests");
+    let admin: Vec<u16> = futures_util::future::join_all(
+        (0..10).map(|_| app.as_admin("GET", "/api/v1/admin/stats", None)),
+    )
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect();
+    assert!(admin.iter().all(|s| *s == 200), "{admin:?}");
 }
 
 async fn too_many_links_hold_a_comment(backend: Backend) {

@@ -136,6 +136,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
     // tests turn these back on.
     settings.flood_seconds = 0;
     settings.rate_limit_per_minute = 0;
+    settings.read_rate_limit_per_minute = 0;
     settings.moderation_keys_file = None;
     settings.disallowed_keys_file = None;
     settings

@@ -1,10 +1,12 @@
 //! Public reads: approved comments only, oldest first, paginated, escaped, and
 //! without private fields.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 both_backends!(
     list_shows_only_approved_comments_oldest_first_without_private_fields,
@@ -12,6 +14,9 @@ both_backends!(
     content_html_is_escaped_and_linkified,
     count_counts_approved_comments,
     bad_limit_or_cursor_is_422,
+    reads_carry_an_etag_and_a_matching_one_is_304,
+    a_decision_shows_at_once_here_and_within_seconds_on_another_instance,
+    a_comment_published_on_arrival_shows_at_once,
 );
 
 async fn approved(app: &TestApp, post: &str, content: &str) -> i64 {
@@ -133,4 +138,131 @@ async fn bad_limit_or_cursor_is_422(backend: Backend) {
         let reply = app.get(&format!("/api/v1/posts/p/comments?{query}")).await;
         reply.assert_error(422, "validation_failed");
     }
+}
+
+/// A GET with `If-None-Match`.
+async fn get_if_none_match(app: &TestApp, path: &str, etag: &str) -> u16 {
+    app.client
+        .get(app.url(path))
+        .insert_header(("If-None-Match", etag))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn reads_carry_an_etag_and_a_matching_one_is_304(backend: Backend) {
+    let app = spawn_app(backend).await;
+    approved(&app, "c1", "A comment to cache.").await;
+    for path in [
+        "/api/v1/posts/c1/comments",
+        "/api/v1/posts/c1/comments/count",
+    ] {
+        let first = app.get(path).await;
+        assert_eq!(first.status, 200);
+        assert!(
+            first
+                .header("content-type")
+                .unwrap()
+                .starts_with("application/json")
+        );
+        assert_eq!(
+            first.header("cache-control").as_deref(),
+            Some("public, max-age=10")
+        );
+        let etag = first.header("etag").expect("an ETag");
+        // The same answer again (from the cache), with the same tag.
+        let again = app.get(path).await;
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.header("etag").as_deref(), Some(etag.as_str()));
+        assert_eq!(get_if_none_match(&app, path, &etag).await, 304, "{path}");
+        assert_eq!(
+            get_if_none_match(&app, path, &format!("W/{etag}")).await,
+            304
+        );
+        assert_eq!(get_if_none_match(&app, path, "\"other\"").await, 200);
+    }
+    // Each page is its own answer.
+    let page = app.get("/api/v1/posts/c1/comments?limit=1").await;
+    let all = app.get("/api/v1/posts/c1/comments").await;
+    assert_eq!(page.json()["comments"], all.json()["comments"]);
+    // Errors are not cached answers.
+    let bad = app.get("/api/v1/posts/c1/comments?limit=0").await;
+    bad.assert_error(422, "validation_failed");
+    assert!(bad.header("etag").is_none());
+}
+
+async fn comment_ids(app: &TestApp, post: &str) -> Vec<i64> {
+    app.get(&format!("/api/v1/posts/{post}/comments"))
+        .await
+        .json()["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn a_decision_shows_at_once_here_and_within_seconds_on_another_instance(backend: Backend) {
+    let first = spawn_app(backend).await;
+    let second = first.second_instance(|_| {}).await;
+    let kept = approved(&first, "c2", "Already approved.").await;
+    let later = first
+        .submit(json!({"post_id": "c2", "author_email": "later@example.com",
+                       "content": "Approved a little later."}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // Both instances have the list cached, without `later`.
+    let before = first.get("/api/v1/posts/c2/comments").await;
+    assert_eq!(comment_ids(&first, "c2").await, [kept]);
+    assert_eq!(comment_ids(&second, "c2").await, [kept]);
+    let count = second.get("/api/v1/posts/c2/comments/count").await.json();
+    assert_eq!(count["count"], 1);
+
+    first.moderate(later, "approved").await;
+    // At once where the decision was made, with a new tag.
+    assert_eq!(comment_ids(&first, "c2").await, [kept, later]);
+    let after = first.get("/api/v1/posts/c2/comments").await;
+    assert_ne!(after.header("etag"), before.header("etag"));
+    // Within the poll interval (2 s) elsewhere; allow for a slow machine.
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        seen = comment_ids(&second, "c2").await;
+        if seen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(seen, [kept, later]);
+    let count = second.get("/api/v1/posts/c2/comments/count").await.json();
+    assert_eq!(count["count"], 2);
+
+    // Taking a comment back out works the same way.
+    second.moderate(kept, "trash").await;
+    assert_eq!(comment_ids(&second, "c2").await, [later]);
+    for _ in 0..40 {
+        seen = comment_ids(&first, "c2").await;
+        if seen.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(seen, [later]);
+}
+
+async fn a_comment_published_on_arrival_shows_at_once(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.moderation = replyguard::domain::ModerationPolicy::Auto;
+    })
+    .await;
+    assert!(comment_ids(&app, "c3").await.is_empty());
+    let reply = app
+        .submit(json!({"post_id": "c3", "content": "Published on arrival, thanks."}))
+        .await;
+    assert_eq!(reply.json()["status"], "approved", "{}", reply.text());
+    let id = reply.json()["id"].as_i64().unwrap();
+    assert_eq!(comment_ids(&app, "c3").await, [id]);
 }

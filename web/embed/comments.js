@@ -200,13 +200,14 @@
     this.status.className = "rg-status" + (kind ? " rg-status-" + kind : "");
   };
 
-  Section.prototype.load = function () {
+  /* fresh: skip the browser's cached copy (the reader's own comment was just published). */
+  Section.prototype.load = function (fresh) {
     var self = this;
     var all = [];
     function page(cursor, n) {
       var path = "/api/v1/posts/" + encodeURIComponent(self.post) + "/comments?limit=200" +
         (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-      return fetch(self.url(path), { headers: { Accept: "application/json" } })
+      return fetch(self.url(path), { headers: { Accept: "application/json" }, cache: fresh ? "no-cache" : "default" })
         .then(function (res) {
           if (!res.ok) throw new Error("status " + res.status);
           return res.json();
@@ -307,7 +308,7 @@
         f.comment.value = "";
         if (data.status === "approved") {
           self.say("Your comment has been published.", "ok");
-          self.load().then(function () {
+          self.load(true).then(function () {
             var mine = document.getElementById("comment-" + data.id);
             if (mine) mine.scrollIntoView({ block: "nearest" });
           });

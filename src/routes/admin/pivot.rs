@@ -88,6 +88,9 @@ pub async fn pivot(
         .await?;
     match found {
         Pivot::Found(found) => {
+            if !outcome.updated.is_empty() {
+                state.public.moderated().await;
+            }
             tracing::info!(
                 comment_id = anchor.0,
                 moved = outcome.updated.len(),
