@@ -93,7 +93,11 @@ impl Application {
                 })
                 .allowed_methods(["GET", "POST"])
                 .allowed_headers([header::CONTENT_TYPE, header::ACCEPT])
-                .expose_headers([HeaderName::from_static("x-request-id")])
+                .expose_headers([
+                    HeaderName::from_static("x-request-id"),
+                    header::RETRY_AFTER,
+                    header::ETAG,
+                ])
                 .block_on_origin_mismatch(false)
                 .max_age(3600);
             App::new()

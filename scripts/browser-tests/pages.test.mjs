@@ -208,6 +208,19 @@ test("the moderator approves with the keyboard, undoes, and sees the shortcuts",
   await row(page, mine.id).waitFor({ state: "detached" });
   assert.equal((await byContent(JS_TEXT)).status, "approved");
 
+  // A click anywhere in a row makes it the one the keys act on, and a ticked
+  // box does not swallow them.
+  await row(page, plain.id).getByText("Reader Without Script", { exact: true }).click();
+  await page.keyboard.press("x");
+  const box = row(page, plain.id).getByRole("checkbox", { name: `Select comment ${plain.id}` });
+  assert.equal(await box.isChecked(), true);
+  await box.click();
+  assert.equal(await box.isChecked(), false);
+  await page.keyboard.press("x");
+  assert.equal(await box.isChecked(), true);
+  await page.keyboard.press("x");
+  assert.equal(await box.isChecked(), false);
+
   await page.keyboard.press("?");
   await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
   await page.keyboard.press("Escape");
@@ -388,6 +401,10 @@ test("screenshots and phone widths", async () => {
     await page.screenshot({ path: `${SHOTS}/${BACKEND}-admin-${name}.png`, fullPage: true });
     const adminOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(adminOverflow <= 0, `the admin page fits a ${viewport.width}px screen (overflow ${adminOverflow}px)`);
+    await page.getByRole("link", { name: "Models" }).click();
+    await page.locator("#models-table tbody tr").first().waitFor();
+    const modelsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(modelsOverflow <= 0, `the models page fits a ${viewport.width}px screen (overflow ${modelsOverflow}px)`);
     await context.close();
   }
 });

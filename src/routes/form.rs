@@ -62,7 +62,9 @@ fn local_path(raw: &str) -> Option<String> {
     const HOST: &str = "replyguard.invalid";
     let base = url::Url::parse(&format!("http://{HOST}/")).ok()?;
     let url = base.join(raw).ok()?;
-    if url.host_str() != Some(HOST) {
+    // Dot segments collapse on joining (`/.//evil.example` → `//evil.example`):
+    // the result is checked again, as a browser would read it.
+    if url.host_str() != Some(HOST) || url.path().starts_with("//") {
         return None;
     }
     let mut path = url.path().to_owned();
@@ -165,6 +167,13 @@ mod tests {
         for foreign in [
             "//evil.example/",
             "/\\evil.example",
+            "/.//evil.example/",
+            "/..//evil.example",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example",
+            "/a/..//evil.example",
+            "/x/../\\evil.example",
+            "/.//evil.example:8080/x",
             "https://evil.example/",
             "demo/",
             "",

@@ -53,7 +53,10 @@
   function ApiError(status, body) {
     this.status = status;
     this.body = body || {};
-    this.message = (this.body.error && this.body.error.message) || ("The server answered " + status + ".");
+    var error = this.body.error || {};
+    var fields = error.fields ? Object.keys(error.fields).map(function (k) { return error.fields[k].join(" "); }) : [];
+    // A field's own message says more than "some fields are invalid".
+    this.message = fields.length ? fields.join(" ") : (error.message || ("The server answered " + status + "."));
   }
 
   function api(method, path, body) {
@@ -211,6 +214,10 @@
   function renderRow(record) {
     var row = el("li", { className: "comment status-" + record.status, "data-id": String(record.id), tabindex: "-1", "aria-labelledby": "c" + record.id + "-title" });
     fillRow(row, record);
+    // Whatever the moderator clicks or tabs to in a row makes it the one
+    // the shortcuts act on.
+    row.addEventListener("mousedown", function () { if (state.current !== row) setCurrent(row, false); });
+    row.addEventListener("focusin", function () { if (state.current !== row) setCurrent(row, false); });
     return row;
   }
 
@@ -255,9 +262,7 @@
     }
     row.appendChild(select);
     row.appendChild(el("div", { className: "main" }, [who, meta, context, body, reasonChips(record.reasons), actions]));
-    row.addEventListener("click", function (event) {
-      if (event.target === row || event.target.classList.contains("content")) setCurrent(row, false);
-    });
+
   }
 
   var parents = new Map();
@@ -285,7 +290,7 @@
     state.current = row;
     if (!row) return;
     row.classList.add("current");
-    row.focus({ preventScroll: !scroll });
+    if (!row.contains(document.activeElement)) row.focus({ preventScroll: !scroll });
     if (scroll) row.scrollIntoView({ block: "nearest" });
   }
 
@@ -505,7 +510,10 @@
   function activate(version) {
     api("POST", "/models/" + encodeURIComponent(version) + "/activate").then(function () {
       notice("Model " + version + " is now active.", "ok");
-      loadModels();
+      loadModels().then(function () {
+        var active = document.querySelector("#models-table tr.active th");
+        if (active) { active.tabIndex = -1; active.focus(); }
+      });
     }, function (err) {
       notice("Model " + version + " was not activated: " + err.message, "error");
     });
@@ -519,8 +527,7 @@
       pollJob(queued.job_id);
     }, function (err) {
       $("train").disabled = false;
-      var fields = err.body && err.body.error && err.body.error.fields;
-      $("job").textContent = "Training was not started: " + (fields ? Object.keys(fields).map(function (k) { return fields[k].join(" "); }).join(" ") : err.message);
+      $("job").textContent = "Training was not started: " + err.message;
     });
   }
 
@@ -605,7 +612,8 @@
   function onKey(event) {
     if (!state.token || event.ctrlKey || event.metaKey || event.altKey) return;
     var tag = event.target.tagName;
-    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+    var typing = (tag === "INPUT" && event.target.type !== "checkbox") || tag === "TEXTAREA" || tag === "SELECT";
+    if (typing) return;
     if (document.querySelector("dialog[open]")) return;
     if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
     if (!$("queue-view").hidden) {

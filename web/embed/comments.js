@@ -219,6 +219,9 @@
         });
     }
     return page(null, 1).then(function (comments) {
+      // The form may sit under a comment (a reply): put it back first, or
+      // redrawing the thread would take it away.
+      if (self.thread.contains(self.respond)) self.cancelReply(false);
       renderThread(self.thread, comments, self);
       self.thread.setAttribute("data-loaded", "true");
     }, function () {
@@ -233,14 +236,19 @@
     item.querySelector("article").after(this.respond);
     this.title.textContent = "Reply to " + comment.author_name + " ";
     var cancel = el("button", { type: "button", className: "rg-cancel-reply", text: "Cancel reply" });
-    cancel.addEventListener("click", function () {
-      self.form.elements.comment_parent.value = "0";
-      self.title.textContent = "Leave a Reply";
-      self.container.appendChild(self.respond);
-      self.form.elements.comment.focus();
-    });
+    cancel.addEventListener("click", function () { self.cancelReply(true); });
     this.title.appendChild(cancel);
+    // Messages about this reply show next to its form.
+    this.respond.insertBefore(this.status, this.respond.firstChild);
     this.form.elements.comment.focus();
+  };
+
+  Section.prototype.cancelReply = function (focus) {
+    this.form.elements.comment_parent.value = "0";
+    this.title.textContent = "Leave a Reply";
+    this.container.appendChild(this.respond);
+    this.container.insertBefore(this.status, this.respond);
+    if (focus) this.form.elements.comment.focus();
   };
 
   Section.prototype.showError = function (name, message) {
@@ -320,12 +328,19 @@
       var error = data.error || {};
       if (res.status === 422 && error.fields) {
         var focus = null;
+        var unmarked = [];
         Object.keys(error.fields).forEach(function (key) {
           var name = FIELD_OF[key] || key;
-          self.showError(name, error.fields[key].join(" "));
-          if (!focus && f[name]) focus = f[name];
+          var message = error.fields[key].join(" ");
+          if (f[name] && Object.prototype.hasOwnProperty.call(RULES, name)) {
+            self.showError(name, message);
+            if (!focus) focus = f[name];
+          } else {
+            // No field to mark (the comment replied to, the post id): say it.
+            unmarked.push(message);
+          }
         });
-        self.say("Please correct the marked fields.", "error");
+        self.say(unmarked.length ? unmarked.join(" ") : "Please correct the marked fields.", "error");
         if (focus) focus.focus();
       } else if (res.status === 409) {
         self.say("Duplicate comment detected; it looks as though you’ve already said that!", "error");
