@@ -140,6 +140,11 @@ impl Metrics {
             "The active model's version (value 1)",
             model_info.clone(),
         );
+        registry.register(
+            "write_batch_size",
+            "Writes SQLite's one writer committed together, per commit (group commit; empty on PostgreSQL)",
+            db.write_batches(),
+        );
         registry.register_collector(Box::new(PoolCollector(db)));
         Arc::new(Self {
             registry,

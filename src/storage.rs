@@ -22,6 +22,7 @@ pub mod settings;
 pub mod tokens;
 pub mod training;
 mod url;
+pub mod writer;
 
 pub use pool::{Database, PoolOptions, PoolState};
 pub use url::{DatabaseUrl, DatabaseUrlError};

@@ -105,7 +105,7 @@ pub async fn submit(
 
     let stored = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             Ok(storage::transaction(
                 conn,
                 |conn| -> Result<_, SubmitError> {

@@ -230,7 +230,7 @@ pub async fn patch_comment(
     let now = crate::storage::now();
     let outcome = state
         .db
-        .run(move |conn| moderation::transition(conn, id, to, if_status, &admin.actor, now))
+        .write(move |conn| moderation::transition(conn, id, to, if_status, &admin.actor, now))
         .await?;
     match outcome {
         Transition::Updated(record) => {
@@ -280,7 +280,7 @@ pub async fn bulk_update(
     let ids: Vec<CommentId> = ids.into_iter().map(CommentId).collect();
     let outcome = state
         .db
-        .run(move |conn| moderation::transition_all(conn, &ids, to, if_status, &actor, now))
+        .write(move |conn| moderation::transition_all(conn, &ids, to, if_status, &actor, now))
         .await?;
     if !outcome.updated.is_empty() {
         state.public.moderated().await;
@@ -297,7 +297,7 @@ pub async fn delete_comment(
     let id = CommentId(path.into_inner());
     if state
         .db
-        .run(move |conn| moderation::erase(conn, id))
+        .write(move |conn| moderation::erase(conn, id))
         .await?
     {
         state.public.moderated().await;

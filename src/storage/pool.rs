@@ -9,7 +9,10 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection, PooledConnection};
 use tokio::sync::Semaphore;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
 use super::breaker::{Breaker, TripOnConnectError};
+use super::writer::Writer;
 use super::{DatabaseUrl, DbConn, StorageError, moderation};
 
 /// How much longer than the pool timeout a whole database call may take
@@ -107,6 +110,18 @@ pub(super) fn sqlite_pragmas(busy_timeout_ms: u128) -> String {
     )
 }
 
+/// A connection outside the pool, with the settings every pooled connection
+/// gets (lock timeout, pragmas).
+fn connect(url: &DatabaseUrl, busy_timeout_ms: u128) -> Result<DbConn, StorageError> {
+    let mut conn = url
+        .establish()
+        .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+    Customizer { busy_timeout_ms }
+        .on_acquire(&mut conn)
+        .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+    Ok(conn)
+}
+
 /// The shared connection pool, cheap to clone. Every wait on it is bounded:
 /// for a connection (the pool timeout), for a call as a whole (the pool
 /// timeout and a second), and in number (calls beyond
@@ -122,6 +137,10 @@ pub struct Database {
     max_waiting: usize,
     refused: Arc<AtomicU64>,
     timed_out: Arc<AtomicU64>,
+    /// SQLite's one writer ([`Database::write`]); `None` on PostgreSQL.
+    writer: Option<Arc<Writer>>,
+    /// Writes committed together by the writer, per batch.
+    write_batches: Histogram,
 }
 
 /// The pool's state, for metrics.
@@ -160,6 +179,16 @@ impl Database {
                 busy_timeout_ms: options.timeout.as_millis(),
             }))
             .build_unchecked(Manager { url: url.clone() });
+        let write_batches = Histogram::new(exponential_buckets(1.0, 2.0, 7));
+        let writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| {
+            let connect_url = url.clone();
+            let busy_timeout_ms = options.timeout.as_millis();
+            let observed = write_batches.clone();
+            Arc::new(Writer::start(
+                move || connect(&connect_url, busy_timeout_ms),
+                move |size| observed.observe(size as f64),
+            ))
+        });
         Self {
             pool,
             url,
@@ -169,6 +198,52 @@ impl Database {
             max_waiting: options.max_waiting(),
             refused: Arc::default(),
             timed_out: Arc::default(),
+            writer,
+            write_batches,
+        }
+    }
+
+    /// Sizes of the write batches SQLite's writer committed (for metrics;
+    /// always empty on PostgreSQL).
+    pub fn write_batches(&self) -> Histogram {
+        self.write_batches.clone()
+    }
+
+    /// Runs `f`, a write (which opens its own transaction where it needs one).
+    /// On SQLite it goes to the one writer (see [`super::writer`]): committed
+    /// with whatever other writes are waiting, in a savepoint of its own,
+    /// answered after that commit, never waiting in SQLite's busy handler for
+    /// another request of this instance. On PostgreSQL it is [`Database::run`].
+    ///
+    /// # Errors
+    /// As [`Database::run`]; also [`StorageError::Unavailable`] when too many
+    /// writes wait, or when the batch holding this one was not committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.run(f).await;
+        };
+        if self.breaker.is_open() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(unreachable());
+        }
+        let answer = writer.submit(f).inspect_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        })?;
+        match tokio::time::timeout(self.timeout + CALL_GRACE, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(StorageError::Unavailable(
+                "the database could not take the write".into(),
+            )),
+            Err(_) => {
+                self.timed_out.fetch_add(1, Ordering::Relaxed);
+                Err(StorageError::Unavailable(
+                    "the write did not finish in time".into(),
+                ))
+            }
         }
     }
 
@@ -260,17 +335,7 @@ impl Database {
     /// # Errors
     /// [`StorageError::Unavailable`] when the database cannot be reached.
     pub fn dedicated_connection(&self) -> Result<DbConn, StorageError> {
-        let mut conn = self
-            .url
-            .establish()
-            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-        // The settings every pooled connection gets (lock timeout, pragmas).
-        Customizer {
-            busy_timeout_ms: self.timeout.as_millis(),
-        }
-        .on_acquire(&mut conn)
-        .map_err(|err| StorageError::Unavailable(err.to_string()))?;
-        Ok(conn)
+        connect(&self.url, self.timeout.as_millis())
     }
 
     /// Runs `f` with a pooled connection on the current thread (the CLI, and

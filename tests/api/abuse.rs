@@ -16,6 +16,7 @@ both_backends!(
     rejected_requests_do_not_count_for_flood_control,
     flood_control_holds_across_two_instances_on_one_database,
     writes_and_reads_are_rate_limited_per_ip_apart_but_admin_is_not,
+    the_rules_hold_between_comments_sent_at_once,
     too_many_links_hold_a_comment,
     keyword_lists_edited_at_run_time_apply_on_every_instance,
     keyword_files_seed_the_lists,
@@ -390,4 +391,50 @@ async fn keyword_files_seed_the_lists(backend: Backend) {
 
     assert_eq!(listed["disallowed_keys"], json!(["viagra", "cheap pills"]));
     assert_eq!(app.stored_status(record(&caught.json())), "spam");
+}
+
+/// Comments sent at once may be written together (SQLite's writer commits
+/// what is waiting in one transaction): the rules hold between them exactly
+/// as one after another.
+async fn the_rules_hold_between_comments_sent_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let same = json!({"author_email": "twice@example.com", "content": "The very same words."});
+    let statuses: Vec<u16> =
+        futures_util::future::join_all((0..8).map(|_| app.submit(same.clone())))
+            .await
+            .iter()
+            .map(|r| r.status)
+            .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(app.stored_count(), 1);
+
+    let flooded = spawn_app_with(backend, |s| s.flood_seconds = 15).await;
+    let statuses: Vec<u16> = futures_util::future::join_all((0..8).map(|i| {
+        flooded.submit(json!({"author_email": "hasty@example.com",
+                              "content": format!("Hasty thought number {i}.")}))
+    }))
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(flooded.stored_count(), 1);
 }

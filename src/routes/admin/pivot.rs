@@ -84,7 +84,7 @@ pub async fn pivot(
     let actor = admin.actor;
     let (found, outcome) = state
         .db
-        .run(move |conn| pivot::apply(conn, anchor, by, MAX_PIVOT, to, &actor, now))
+        .write(move |conn| pivot::apply(conn, anchor, by, MAX_PIVOT, to, &actor, now))
         .await?;
     match found {
         Pivot::Found(found) => {
