@@ -202,6 +202,8 @@ test("the moderator approves with the keyboard, undoes, and sees the shortcuts",
   await page.keyboard.press("u");
   await expectStatus(page, "Undone: 1 comment put back.");
   assert.equal((await byContent(JS_TEXT)).status, "pending");
+  // The comment that came back is the current one again.
+  await page.locator(`#queue > li.current[data-id="${mine.id}"]`).waitFor();
 
   await focusRow(page, mine.id);
   await page.keyboard.press("a");
@@ -253,6 +255,19 @@ test("the approved comment shows on the demo page, threaded, with and without Ja
   assert.equal(reply.parent_id, mine.id);
   assert.equal((await api("PATCH", `/api/v1/admin/comments/${reply.id}`, { status: "approved" })).status, 200);
 
+
+  // The approved author's next reply is published at once: it shows, and the
+  // form stays for the next one.
+  const second = `Published at once, since my first was approved (${POST}).`;
+  await item.getByRole("button", { name: "Reply to Reader With Script" }).click();
+  await field(page, "Comment").fill(second);
+  await field(page, "Name").fill("Reader With Script");
+  await field(page, "Email").fill("reader.script@example.com");
+  await page.getByRole("button", { name: "Post Comment" }).click();
+  await expectStatus(page, "Your comment has been published.");
+  await page.locator(`#comment-${mine.id} .rg-children`).getByText(second).waitFor();
+  await page.locator("form.rg-form").waitFor();
+  await page.getByRole("heading", { name: "Leave a Reply" }).waitFor();
   await context.close();
   // A new reader (this browser may keep the list it read for 10 s: Cache-Control).
   const reader = await open();

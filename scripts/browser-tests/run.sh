@@ -33,11 +33,12 @@ run_backend() {
   local name=$1 url=$2 port token
   token=$(DATABASE_URL=$url "$bin" token create browser-tests 2>/dev/null)
   port=$(free_port)
-  # Every comment waits for a moderator (the model's verdicts are tested
-  # elsewhere; here a comment must reach the queue); the tests post several
+  # The default policy (known-authors: a first comment waits for a moderator,
+  # an approved author's next is published at once); no comment is spam by
+  # its score (the model's verdicts are tested elsewhere); the tests post several
   # from one address (and a spam wave through a trusted proxy), so flood
   # control and the per-IP limit are off.
-  DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$port REPLYGUARD_MODERATION=manual \
+  DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$port \
     REPLYGUARD_FLOOD_SECONDS=0 REPLYGUARD_RATE_LIMIT_PER_MINUTE=0 \
     REPLYGUARD_TRUSTED_PROXIES=127.0.0.1/32 REPLYGUARD_MIN_EXAMPLES_PER_CLASS=2 REPLYGUARD_SPAM_THRESHOLD=0.999 \
     RUST_LOG=warn "$bin" serve >"$work/$name.log" 2>&1 &

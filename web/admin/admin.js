@@ -26,7 +26,8 @@
     current: null,
     undo: null,
     pivot: null,
-    job: null
+    job: null,
+    focusAfterLoad: null
   };
 
   function $(id) { return document.getElementById(id); }
@@ -166,7 +167,11 @@
       state.cursor = page.next_cursor;
       state.done = !page.next_cursor;
       state.loading = false;
-      if (state.current === null) {
+      var wanted = state.focusAfterLoad && rowOf(state.focusAfterLoad);
+      if (wanted) {
+        state.focusAfterLoad = null;
+        setCurrent(wanted, true);
+      } else if (state.current === null) {
         var first = $("queue").firstElementChild;
         if (first) setCurrent(first, false);
       }
@@ -426,6 +431,8 @@
       notice("Undone: " + restored + (restored === 1 ? " comment" : " comments") + " put back" +
         (conflicts ? "; " + conflicts + " had been changed by another moderator and were left alone." : "."), conflicts ? "warning" : "ok");
       refreshStats();
+      // The moderator goes on from the comment that came back.
+      state.focusAfterLoad = last.changes[0].id;
       resetQueue();
     }, function (err) {
       notice("Undo did not work: " + err.message, "error");

@@ -86,7 +86,9 @@
     container.textContent = "";
     container.appendChild(el("div", { className: "rg-thread" }));
     container.appendChild(el("p", { className: "rg-status", role: "status", "aria-live": "polite" }));
-    container.appendChild(el("div", { className: "rg-respond", id: "respond" }, [
+    // WordPress's anchor, once per page.
+    var anchor = document.getElementById("respond") ? "respond-" + n : "respond";
+    container.appendChild(el("div", { className: "rg-respond", id: anchor }, [
       el("h3", { className: "rg-reply-title", text: "Leave a Reply" }),
       form
     ]));
