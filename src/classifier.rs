@@ -10,6 +10,7 @@
 
 pub mod artifact;
 pub mod calibration;
+pub mod explain;
 pub mod features;
 pub mod metrics;
 pub mod train;
@@ -156,7 +157,15 @@ impl SpamModel {
         let [ham, spam] = self.scorer.joint_log_likelihood(&vector);
         let spam_probability = probability_of_second(ham, spam);
         let top_features = if spam_probability >= 0.5 {
-            self.top_features(&vector)
+            let mut pushes = explain::spam_pushes(
+                &self.vectorizer,
+                &self.vocabulary,
+                |i| self.scorer.log_ratio(i),
+                input,
+                &vector,
+            );
+            pushes.truncate(TOP_TOKENS);
+            pushes
         } else {
             Vec::new()
         };
@@ -184,34 +193,6 @@ impl SpamModel {
             .joint_log_likelihood(&self.vectorizer.transform(input));
         probability_of_second(ham, spam)
     }
-
-    fn top_features(&self, vector: &SparseVector) -> Vec<(String, f64)> {
-        let mut pushes: Vec<(u32, f64)> = vector
-            .iter()
-            .map(|&(i, v)| (i, v * self.scorer.log_ratio(i)))
-            .filter(|(i, push)| {
-                *push > 0.0
-                    && !self
-                        .vocabulary
-                        .get(*i as usize)
-                        .is_some_and(|n| n.starts_with("c:"))
-            })
-            .collect();
-        pushes.sort_by(|a, b| b.1.total_cmp(&a.1));
-        pushes
-            .into_iter()
-            .take(TOP_TOKENS)
-            .filter_map(|(i, push)| {
-                let name = self.vocabulary.get(i as usize)?;
-                Some((display_name(name), push))
-            })
-            .collect()
-    }
-}
-
-/// `w:cheap pills` → `cheap pills`; signals and author features keep their group.
-fn display_name(name: &str) -> String {
-    name.strip_prefix("w:").unwrap_or(name).to_owned()
 }
 
 /// P(class 2) from two joint log-likelihoods, via log-sum-exp with the maximum

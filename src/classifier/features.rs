@@ -138,7 +138,7 @@ fn normalize(raw: &str) -> Normalized {
 pub use crate::domain::links::registrable_domain;
 
 /// A word: a run of alphanumeric characters or `_` (Unicode-aware, like `\w`).
-fn is_word_char(c: char) -> bool {
+pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 

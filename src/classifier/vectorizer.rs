@@ -111,6 +111,16 @@ impl Vectorizer {
         self.group_weight.len()
     }
 
+    /// The vocabulary index of the feature whose name hashes to `hash`.
+    pub fn index_of_hash(&self, hash: u64) -> Option<u32> {
+        self.index.get(&hash).copied()
+    }
+
+    /// Which features this vectorizer extracts.
+    pub fn features(&self) -> &FeatureConfig {
+        &self.features
+    }
+
     pub fn is_empty(&self) -> bool {
         self.group_weight.is_empty()
     }
