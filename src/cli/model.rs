@@ -35,8 +35,11 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
     /// Model artifact [default: the shipped model].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "active")]
     pub model: Option<PathBuf>,
+    /// Evaluate the database's active model (`DATABASE_URL`) instead of a file.
+    #[arg(long)]
+    pub active: bool,
     /// Labelled JSONL test data.
     #[arg(long)]
     pub data: PathBuf,
@@ -193,7 +196,11 @@ pub fn read_data(path: &Path) -> anyhow::Result<Vec<LabelledExample>> {
 
 /// Evaluates a model on labelled data at its thresholds.
 pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
-    let model = SpamModel::load_or_shipped(args.model.as_deref())?;
+    let model = if args.active {
+        active_model(settings)?
+    } else {
+        std::sync::Arc::new(SpamModel::load_or_shipped(args.model.as_deref())?)
+    };
     let examples = read_data(&args.data)?;
     let t = settings.thresholds(model.thresholds());
     let metrics = metrics::evaluate_model(&model, &examples, t);
@@ -203,6 +210,20 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
         print_report(model.version(), &args.data, &metrics);
     }
     Ok(())
+}
+
+/// The model the service would score with on this database: the active one,
+/// or the built-in (or `REPLYGUARD_MODEL_PATH`) model when none was activated.
+fn active_model(settings: &Settings) -> anyhow::Result<std::sync::Arc<SpamModel>> {
+    crate::storage::run_migrations(&settings.database_url, settings.pool_options().timeout)
+        .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
+    let db = crate::storage::Database::new(settings.database_url.clone(), &settings.pool_options());
+    let default_model = SpamModel::load_or_shipped(settings.model_path.as_deref())?;
+    let active = crate::cache::ActiveModel::new(db, default_model);
+    active
+        .reload_if_switched()
+        .context("the database's active model cannot be loaded")?;
+    Ok(active.current())
 }
 
 fn print_report(version: &str, data: &Path, m: &Metrics) {

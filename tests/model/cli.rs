@@ -302,4 +302,33 @@ fn retrain_trains_on_imported_examples_and_reports_the_job() {
         outcome["metrics"]["fpr"].as_f64().is_some_and(|f| f < 0.05),
         "{outcome}"
     );
+
+    // `eval --active` evaluates that model, as the service now scores.
+    let version = outcome["model_version"].as_str().unwrap();
+    let active = replyguard_on(&db, &["eval", "--active", "--data", data.to_str().unwrap()]);
+    assert!(
+        active.status.success(),
+        "{}",
+        String::from_utf8_lossy(&active.stderr)
+    );
+    let report = String::from_utf8_lossy(&active.stdout);
+    assert!(
+        report.starts_with(&format!("model {version} on ")),
+        "{report}"
+    );
+    let fresh = dir.path().join("fresh.db");
+    let built_in = replyguard_on(
+        &fresh,
+        &["eval", "--active", "--data", data.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&built_in.stdout).starts_with("model spam_nb-v1 on "),
+        "{}",
+        String::from_utf8_lossy(&built_in.stderr)
+    );
+    let both = replyguard_on(
+        &db,
+        &["eval", "--active", "--model", "x.json", "--data", "d"],
+    );
+    assert!(!both.status.success());
 }
