@@ -4,6 +4,7 @@
 
 mod admin;
 mod model;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -44,13 +45,19 @@ pub enum Command {
     /// Train a new model from the database's labelled examples (like
     /// `POST /api/v1/admin/models/train`) and wait for the result.
     Retrain(admin::RetrainArgs),
+    /// Replay a labelled history through the learning path and print the
+    /// learning curve (what replyguard would have done on it).
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.settings.log_format == "json";
-    let quiet = matches!(cli.command, Some(Command::Eval(_) | Command::Classify(_)));
+    let quiet = matches!(
+        cli.command,
+        Some(Command::Eval(_) | Command::Classify(_) | Command::Replay(_))
+    );
     telemetry::init(json, if quiet { "warn" } else { "info" }, std::io::stderr);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => admin::token(&command, &cli.settings),
         Command::Import(args) => admin::import(&args, &cli.settings),
         Command::Retrain(args) => admin::retrain(&args, &cli.settings),
+        Command::Replay(args) => replay::replay(&args, &cli.settings),
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::cache::{ActiveModel, POLL_INTERVAL};
 use crate::metrics::{Metrics, OutcomeLabels};
-use crate::retrain::train_candidate;
+use crate::retrain::{BaseData, train_candidate};
 use crate::storage::models::{self, JobRecord, JobResult};
 use crate::storage::{Database, DbConn, StorageError};
 
@@ -31,6 +31,7 @@ pub struct JobRunner {
     model: Arc<ActiveModel>,
     min_per_class: usize,
     metrics: Arc<Metrics>,
+    base: BaseData,
 }
 
 impl JobRunner {
@@ -40,11 +41,24 @@ impl JobRunner {
         min_per_class: usize,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        Self::with_base_data(db, model, min_per_class, metrics, BaseData::Shipped)
+    }
+
+    /// A runner whose jobs add `base` rather than the shipped base data to the
+    /// site's examples (`replyguard replay --base`).
+    pub fn with_base_data(
+        db: Database,
+        model: Arc<ActiveModel>,
+        min_per_class: usize,
+        metrics: Arc<Metrics>,
+        base: BaseData,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             model,
             min_per_class,
             metrics,
+            base,
         })
     }
 
@@ -138,7 +152,7 @@ impl JobRunner {
         // A panic in training must still end the job, stop the heartbeat and
         // release the lock, or no instance could train again.
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            train_candidate(&self.db, &self.model, self.min_per_class, job)
+            train_candidate(&self.db, &self.model, self.min_per_class, &self.base, job)
         }));
         let result = match attempt {
             Ok(Ok(result)) => result,

@@ -122,6 +122,7 @@ pub fn train_candidate(
     db: &Database,
     active: &ActiveModel,
     min_per_class: usize,
+    base: &BaseData,
     job: &JobRecord,
 ) -> Result<JobResult, RetrainError> {
     let params: TrainParams =
@@ -131,7 +132,7 @@ pub fn train_candidate(
     let (mut train_set, holdout) = split(site);
     let site_rows = train_set.len();
     if params.include_base_data {
-        let base = base_examples()?;
+        let base = base.rows()?;
         // The site's own decisions should matter as much as the large public corpus.
         let weight = (base.len() as f64 / site_rows.max(1) as f64).max(1.0);
         train_set.iter_mut().for_each(|e| e.weight = weight);
@@ -249,6 +250,24 @@ pub fn split(examples: Vec<LabelledExample>) -> (Vec<TrainingRow>, Vec<LabelledE
         }
     }
     (train_set, holdout)
+}
+
+/// The public data a retrain adds to the site's own examples.
+#[derive(Debug, Clone)]
+pub enum BaseData {
+    /// The data the built-in model ships with (`models/base/`).
+    Shipped,
+    /// Other rows (`replyguard replay --base`), sources numbered from 1.
+    Rows(std::sync::Arc<Vec<TrainingRow>>),
+}
+
+impl BaseData {
+    fn rows(&self) -> Result<Vec<TrainingRow>, RetrainError> {
+        match self {
+            Self::Shipped => base_examples(),
+            Self::Rows(rows) => Ok(rows.as_ref().clone()),
+        }
+    }
 }
 
 /// The shipped base data, one source per file (sources 1, 2, …; the site's

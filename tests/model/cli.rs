@@ -332,3 +332,55 @@ fn retrain_trains_on_imported_examples_and_reports_the_job() {
     );
     assert!(!both.status.success());
 }
+
+#[test]
+fn replay_prints_a_learning_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let base = dir.path().join("base.jsonl");
+    let site = dir.path().join("site.jsonl");
+    std::fs::write(&base, lines[..300].join("\n")).unwrap();
+    std::fs::write(&site, lines[300..].join("\n")).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_replyguard"))
+        .args([
+            "replay",
+            "--data",
+            site.to_str().unwrap(),
+            "--base",
+            base.to_str().unwrap(),
+        ])
+        .args(["--orders", "2", "--at", "0,80", "--holdout", "100"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 order(s), the last 100 of each order held out"),
+        "{stdout}"
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| 0 |") || l.starts_with("| 80 |"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    // Day one is the base model, never a site model.
+    assert!(rows[0].ends_with("| 0 of 2 |"), "{stdout}");
+    // Each figure is a number.
+    let mcc: f64 = rows[1].split('|').nth(2).unwrap().trim().parse().unwrap();
+    assert!((-1.0..=1.0).contains(&mcc), "{stdout}");
+
+    let too_few = replyguard(&["replay", "--data", site.to_str().unwrap(), "--at", "500"]);
+    assert!(!too_few.status.success());
+    assert!(String::from_utf8_lossy(&too_few.stderr).contains("too few"));
+}

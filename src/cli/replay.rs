@@ -1,0 +1,239 @@
+//! `replyguard replay`: what replyguard would have done on a labelled history.
+//! The history arrives in a fixed random order per run; a moderator labels each
+//! comment as it arrives; after `k` labels the site's learning path runs as in
+//! production (the labels stored as moderation decisions, a training job with
+//! the shipped base data, the gate deciding whether the candidate becomes
+//! active), and the active model is evaluated, at its own thresholds, on the
+//! last `--holdout` comments of that order, which no model ever trained on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::model::read_data;
+use crate::cache::ActiveModel;
+use crate::classifier::SpamModel;
+use crate::classifier::artifact::{Artifact, Provenance};
+use crate::classifier::metrics::{self, Metrics};
+use crate::classifier::train::{self, TrainOptions, TrainingRow};
+use crate::config::Settings;
+use crate::domain::dataset::LabelledExample;
+use crate::jobs::JobRunner;
+use crate::retrain::{ActivatePolicy, BaseData, TrainParams, queue_job};
+use crate::storage::{self, Database, DatabaseUrl, training};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// The labelled history, JSONL (`{"text", "label"}`), in any order.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// How many random arrival orders to replay (the curve is their mean).
+    #[arg(long, default_value_t = 5)]
+    pub orders: u64,
+    /// After how many labels to retrain and measure.
+    #[arg(long, value_delimiter = ',', default_value = "0,50,100,200")]
+    pub at: Vec<usize>,
+    /// Comments at the end of each order kept for evaluation only.
+    #[arg(long, default_value_t = 150)]
+    pub holdout: usize,
+    /// Public base data to learn with instead of the shipped base data
+    /// (repeatable): a model trained on it alone is the site's day-one model,
+    /// and every retrain adds it to the site's labels. Use it when the history
+    /// overlaps the shipped data (the shipped YouTube data holds comments of
+    /// all five videos).
+    #[arg(long)]
+    pub base: Vec<PathBuf>,
+}
+
+/// One measurement: an order, a number of labels.
+struct Point {
+    metrics: Metrics,
+    model: String,
+}
+
+pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
+    let rows = read_data(&args.data)?;
+    let largest = args.at.iter().copied().max().unwrap_or(0);
+    anyhow::ensure!(
+        rows.len() >= args.holdout + largest && args.holdout > 0,
+        "{} has {} rows: too few for --holdout {} and {} labels",
+        args.data.display(),
+        rows.len(),
+        args.holdout,
+        largest
+    );
+    anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
+    let scratch = std::env::temp_dir().join(format!("replyguard-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let (day_one, base) = if args.base.is_empty() {
+        (None, BaseData::Shipped)
+    } else {
+        let (model, rows) = base_model(&args.base)?;
+        (Some(model), BaseData::Rows(Arc::new(rows)))
+    };
+    let mut curve: Vec<Vec<Point>> = args.at.iter().map(|_| Vec::new()).collect();
+    for order in 0..args.orders {
+        let shuffled = shuffled(&rows, order);
+        let (history, holdout) = shuffled.split_at(shuffled.len() - args.holdout);
+        for (slot, &k) in args.at.iter().enumerate() {
+            let db_path = scratch.join(format!("order{order}-k{k}.db"));
+            let point = learn_and_measure(
+                settings,
+                &db_path,
+                (day_one.as_ref(), &base),
+                &history[..k],
+                holdout,
+            );
+            let _ = std::fs::remove_file(&db_path);
+            let _ = std::fs::remove_file(db_path.with_extension("db-wal"));
+            let _ = std::fs::remove_file(db_path.with_extension("db-shm"));
+            let point = point?;
+            eprintln!(
+                "order {order}, k = {k}: MCC {:.3}, ham marked spam {:.2}%, recall {:.3} (model {})",
+                point.metrics.mcc,
+                point.metrics.fpr * 100.0,
+                point.metrics.recall,
+                point.model
+            );
+            curve[slot].push(point);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    print_curve(args, &rows, &curve);
+    Ok(())
+}
+
+/// The product's learning path on a fresh SQLite database: store `labels` as
+/// moderation decisions, retrain (with the base data, gated), evaluate the
+/// active model on `holdout`.
+fn learn_and_measure(
+    settings: &Settings,
+    db_path: &std::path::Path,
+    (day_one, base): (Option<&Artifact>, &BaseData),
+    labels: &[LabelledExample],
+    holdout: &[LabelledExample],
+) -> anyhow::Result<Point> {
+    let url = DatabaseUrl::Sqlite(db_path.to_path_buf());
+    let mut site = settings.clone();
+    site.database_url = url.clone();
+    storage::run_migrations(&url, site.pool_options().timeout)?;
+    let db = Database::new(url, &site.pool_options());
+    let default_model = match day_one {
+        Some(artifact) => SpamModel::from_artifact(artifact.clone())?,
+        None => SpamModel::load_or_shipped(site.model_path.as_deref())?,
+    };
+    let active = ActiveModel::load(db.clone(), default_model)?;
+    if !labels.is_empty() {
+        let now = storage::now();
+        let rows = labels.to_vec();
+        db.run_blocking(move |conn| {
+            training::import(conn, &rows, training::SOURCE_MODERATION, now)
+        })?;
+        let params = TrainParams {
+            include_base_data: true,
+            activate: ActivatePolicy::IfBetter,
+        };
+        let min = site.min_examples_per_class;
+        // Too few labels of a class: the site keeps the model it has, as in
+        // production.
+        if db
+            .run_blocking(move |conn| queue_job(conn, params, min))?
+            .is_ok()
+        {
+            let runner = JobRunner::with_base_data(
+                db.clone(),
+                active.clone(),
+                min,
+                crate::metrics::Metrics::new(db.clone()),
+                base.clone(),
+            );
+            runner.run_next_job()?;
+            active.reload_if_switched()?;
+        }
+    }
+    let model = active.current();
+    let thresholds = site.thresholds(model.thresholds());
+    Ok(Point {
+        metrics: metrics::evaluate_model(&model, holdout, thresholds),
+        model: model.version().to_owned(),
+    })
+}
+
+/// The day-one model of a site with `files` as its base data (trained as a
+/// retrain trains, on the base alone), and the base rows (source i + 1).
+fn base_model(files: &[PathBuf]) -> anyhow::Result<(Artifact, Vec<TrainingRow>)> {
+    let mut rows = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        rows.extend(
+            read_data(file)?
+                .into_iter()
+                .map(|e| TrainingRow::new(e, i + 1)),
+        );
+    }
+    let provenance = Provenance {
+        trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        command: "replyguard replay --base".into(),
+        data: Vec::new(),
+        rows: rows.len(),
+        spam: rows.iter().filter(|r| r.is_spam).count(),
+        ham: rows.iter().filter(|r| !r.is_spam).count(),
+    };
+    let artifact = train::train(&rows, &TrainOptions::default(), "replay-base", provenance)?;
+    Ok((artifact, rows))
+}
+
+/// `rows` in the `order`-th fixed random order (Fisher–Yates with splitmix64,
+/// so an order is the same on every machine and every run).
+fn shuffled(rows: &[LabelledExample], order: u64) -> Vec<LabelledExample> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(order + 1);
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut out = rows.to_vec();
+    for i in (1..out.len()).rev() {
+        let j = usize::try_from(next() % (i as u64 + 1)).unwrap_or(0);
+        out.swap(i, j);
+    }
+    out
+}
+
+fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]) {
+    let spam = rows.iter().filter(|r| r.is_spam).count();
+    println!(
+        "replay of {} ({} comments, {:.0}% spam), {} order(s), the last {} of each order held out",
+        args.data.display(),
+        rows.len(),
+        100.0 * spam as f64 / rows.len() as f64,
+        args.orders,
+        args.holdout
+    );
+    println!();
+    println!("| k site labels | MCC | ham marked spam | spam recall | unsure | models activated |");
+    println!("|---|---|---|---|---|---|");
+    for (k, points) in args.at.iter().zip(curve) {
+        let n = points.len() as f64;
+        let mean =
+            |f: &dyn Fn(&Metrics) -> f64| points.iter().map(|p| f(&p.metrics)).sum::<f64>() / n;
+        let unsure = |m: &Metrics| {
+            (m.three_way.ham.unsure + m.three_way.spam.unsure) as f64 / m.n.max(1) as f64
+        };
+        let site_models = points
+            .iter()
+            .filter(|p| p.model.starts_with("site-"))
+            .count();
+        println!(
+            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {site_models} of {} |",
+            mean(&|m| m.mcc),
+            100.0 * mean(&|m| m.fpr),
+            mean(&|m| m.recall),
+            100.0 * mean(&unsure),
+            points.len()
+        );
+    }
+}
