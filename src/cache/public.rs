@@ -21,6 +21,10 @@ pub const MAX_AGE: Duration = Duration::from_secs(30);
 /// Entries kept before the cache starts over (a crawler walking every post).
 const MAX_ENTRIES: usize = 10_000;
 
+/// Bytes of answers kept before the cache starts over: pages of long comments
+/// asked for with every `limit` must not grow it without bound.
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+
 /// Which public read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ReadKey {
@@ -50,11 +54,25 @@ pub struct CachedRead {
     stored: Instant,
 }
 
+/// The answers kept, and their size.
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<ReadKey, CachedRead>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
+}
+
 /// The cache of one instance.
 #[derive(Debug)]
 pub struct PublicCache {
     db: Database,
-    entries: Mutex<HashMap<ReadKey, CachedRead>>,
+    entries: Mutex<Entries>,
     /// Grows on every invalidation: a read that started before one does not
     /// store what it read.
     generation: AtomicU64,
@@ -66,13 +84,13 @@ impl PublicCache {
     pub fn new(db: Database) -> Self {
         Self {
             db,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             generation: AtomicU64::new(0),
             seen: Mutex::new(None),
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<ReadKey, CachedRead>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock leaves a map that is still valid.
         self.entries
             .lock()
@@ -83,6 +101,7 @@ impl PublicCache {
     pub fn get(&self, key: &ReadKey) -> Option<CachedRead> {
         let entries = self.entries();
         entries
+            .map
             .get(key)
             .filter(|hit| hit.stored.elapsed() < MAX_AGE)
             .cloned()
@@ -103,10 +122,14 @@ impl PublicCache {
         };
         let mut entries = self.entries();
         if self.generation() == generation {
-            if entries.len() >= MAX_ENTRIES {
+            let size = read.body.len();
+            if entries.map.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
                 entries.clear();
             }
-            entries.insert(key, read.clone());
+            if let Some(old) = entries.map.insert(key, read.clone()) {
+                entries.bytes -= old.body.len();
+            }
+            entries.bytes += size;
         }
         read
     }
@@ -115,7 +138,15 @@ impl PublicCache {
     pub fn invalidate_post(&self, post_id: &str) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|key, _| key.post_id() != post_id);
+        let mut freed = 0;
+        entries.map.retain(|key, read| {
+            let keep = key.post_id() != post_id;
+            if !keep {
+                freed += read.body.len();
+            }
+            keep
+        });
+        entries.bytes -= freed;
     }
 
     /// Forgets everything (a moderation decision here, or a change elsewhere).
@@ -135,7 +166,7 @@ impl PublicCache {
         let now = crate::storage::now();
         if let Err(err) = self
             .db
-            .run(move |conn| comments::bump_public_version(conn, now))
+            .write(move |conn| comments::bump_public_version(conn, now))
             .await
         {
             tracing::warn!(error = %err, "other instances will see this decision within {} s", MAX_AGE.as_secs());

@@ -120,7 +120,8 @@ pub async fn list_comments(
     let key = ReadKey::Page {
         post_id: post_id.as_str().to_owned(),
         limit,
-        cursor: query.cursor.filter(|_| after.is_some()),
+        // Keyed on the position, not on how the client spelled it.
+        cursor: after.map(|a| cursor::encode(a.created_at, a.id)),
     };
     let post = post_id.as_str().to_owned();
     let read = cached(&state, key, move |conn| {

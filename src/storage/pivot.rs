@@ -72,6 +72,7 @@ pub fn pending_sharing(
         .filter(comments::status.eq(Status::Pending.as_str()))
         .order((comments::created_at.asc(), comments::id.asc()))
         .into_boxed();
+    let mut capped = false;
     let mut ids: Vec<i64> = match by {
         PivotBy::Ip => pending
             .filter(comments::ip.eq(value.clone()))
@@ -86,6 +87,8 @@ pub fn pending_sharing(
         PivotBy::Domain => {
             // The database narrows by substring; the link rules decide.
             let pattern = format!("%{}%", super::moderation::escape_like(&value));
+            // Bounded, so a huge wave cannot load every pending comment at once.
+            let cap = fetch.saturating_mul(20);
             let candidates: Vec<(i64, Option<String>, String)> = pending
                 .filter(
                     lower(comments::content)
@@ -98,7 +101,9 @@ pub fn pending_sharing(
                         )),
                 )
                 .select((comments::id, comments::author_url, comments::content))
+                .limit(cap)
                 .load(conn)?;
+            capped = i64::try_from(candidates.len()).unwrap_or(i64::MAX) >= cap;
             candidates
                 .into_iter()
                 .filter(|(_, url, content)| link_domains(url.as_deref(), content).contains(&value))
@@ -107,27 +112,34 @@ pub fn pending_sharing(
                 .collect()
         }
     };
-    let more = ids.len() > limit;
+    let more = ids.len() > limit || capped;
     ids.truncate(limit);
     Ok(Pivot::Found(PivotMatch { value, ids, more }))
 }
 
-/// Finds the pending comments sharing `by` with `anchor` and moves them to
-/// `to` (each only if still pending), in one transaction.
+/// Finds the pending comments sharing `by` with `anchor` (of them, only those
+/// in `only`, when given: the ones a preview showed) and moves them to `to`
+/// (each only if still pending), in one transaction.
 ///
 /// # Errors
 /// Any database failure; then nothing was changed.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     conn: &mut DbConn,
     anchor: CommentId,
     by: PivotBy,
     limit: usize,
+    only: Option<&[i64]>,
     to: Status,
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<(Pivot, BulkOutcome), StorageError> {
     super::transaction(conn, |conn| {
-        let pivot = pending_sharing(conn, anchor, by, limit)?;
+        let mut pivot = pending_sharing(conn, anchor, by, limit)?;
+        if let (Pivot::Found(found), Some(only)) = (&mut pivot, only) {
+            // What the moderator was shown, and no comment that came since.
+            found.ids.retain(|id| only.contains(id));
+        }
         let outcome = match &pivot {
             Pivot::Found(found) => {
                 let ids: Vec<CommentId> = found.ids.iter().copied().map(CommentId).collect();

@@ -186,6 +186,7 @@ impl Database {
             let observed = write_batches.clone();
             Arc::new(Writer::start(
                 move || connect(&connect_url, busy_timeout_ms),
+                "UPDATE submission_lock SET ticks = ticks",
                 move |size| observed.observe(size as f64),
             ))
         });
@@ -230,10 +231,13 @@ impl Database {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(unreachable());
         }
-        let answer = writer.submit(f).inspect_err(|_| {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-        })?;
-        match tokio::time::timeout(self.timeout + CALL_GRACE, answer).await {
+        let patience = self.timeout + CALL_GRACE;
+        let answer = writer
+            .submit(f, Instant::now() + patience)
+            .inspect_err(|_| {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            })?;
+        match tokio::time::timeout(patience, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(StorageError::Unavailable(
                 "the database could not take the write".into(),

@@ -9,7 +9,10 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
+use std::time::Instant;
+
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
 use super::{DbConn, StorageError};
@@ -22,6 +25,10 @@ const QUEUE: usize = 4096;
 
 /// One write, run by the writer thread.
 trait Write: Send {
+    /// Whether the caller still waits for it (a write nobody waits for any
+    /// more was answered 503 and must not be made).
+    fn wanted(&self) -> bool;
+
     /// Runs in its own savepoint; what it returns answers the caller after
     /// the batch's commit.
     fn run(self: Box<Self>, conn: &mut DbConn) -> Box<dyn Finish>;
@@ -29,12 +36,18 @@ trait Write: Send {
 
 /// A write's answer, held until the batch commits.
 trait Finish: Send {
+    /// The write failed in a way that may have broken the batch's
+    /// transaction (the database, not a rule, refused it): the batch stops.
+    fn fatal(&self) -> bool;
+
     fn finish(self: Box<Self>, committed: Result<(), &str>);
 }
 
 struct Pending<T, F> {
     work: F,
     reply: oneshot::Sender<Result<T, StorageError>>,
+    /// After this the caller has given up (503): the write must not happen.
+    deadline: Instant,
 }
 
 struct Done<T> {
@@ -47,6 +60,10 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
 {
+    fn wanted(&self) -> bool {
+        !self.reply.is_closed() && Instant::now() < self.deadline
+    }
+
     fn run(self: Box<Self>, conn: &mut DbConn) -> Box<dyn Finish> {
         let result = super::transaction(conn, self.work);
         Box::new(Done {
@@ -57,6 +74,15 @@ where
 }
 
 impl<T: Send> Finish for Done<T> {
+    fn fatal(&self) -> bool {
+        matches!(
+            self.result,
+            Err(StorageError::Unavailable(_)
+                | StorageError::Query(_)
+                | StorageError::TaskFailed(_))
+        )
+    }
+
     fn finish(self: Box<Self>, committed: Result<(), &str>) {
         let answer = match committed {
             Ok(()) => self.result,
@@ -78,14 +104,19 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the thread; `connect` opens its connection (again after a failure).
+    /// `lock` is a write statement run first in every batch: it takes
+    /// SQLite's write lock before any job reads, so no job can meet a
+    /// snapshot that another connection's commit made stale
+    /// (`SQLITE_BUSY_SNAPSHOT`, which the busy handler does not retry).
     pub fn start(
         connect: impl Fn() -> Result<DbConn, StorageError> + Send + 'static,
+        lock: &'static str,
         batches: impl Fn(usize) + Send + 'static,
     ) -> Self {
         let (jobs, queue) = sync_channel(QUEUE);
         let spawned = std::thread::Builder::new()
             .name("replyguard-writer".into())
-            .spawn(move || write_loop(&queue, &connect, &batches));
+            .spawn(move || write_loop(&queue, &connect, lock, &batches));
         if let Err(err) = spawned {
             // Every write then answers 503 (the queue has no reader).
             tracing::error!(error = %err, "the SQLite writer thread could not start");
@@ -102,13 +133,18 @@ impl Writer {
     pub fn submit<T, F>(
         &self,
         work: F,
+        deadline: Instant,
     ) -> Result<oneshot::Receiver<Result<T, StorageError>>, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Box::new(Pending { work, reply })) {
+        match self.jobs.try_send(Box::new(Pending {
+            work,
+            reply,
+            deadline,
+        })) {
             Ok(()) => Ok(answer),
             Err(TrySendError::Full(_)) => Err(StorageError::Unavailable(
                 "too many writes are waiting for the database".into(),
@@ -123,6 +159,7 @@ impl Writer {
 fn write_loop(
     queue: &Receiver<Job>,
     connect: &dyn Fn() -> Result<DbConn, StorageError>,
+    lock: &str,
     batches: &dyn Fn(usize),
 ) {
     let mut conn: Option<DbConn> = None;
@@ -133,6 +170,11 @@ fn write_loop(
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        // Writes whose callers gave up are dropped unmade.
+        batch.retain(|job| job.wanted());
+        if batch.is_empty() {
+            continue;
         }
         batches(batch.len());
         let c = match conn.as_mut() {
@@ -151,8 +193,22 @@ fn write_loop(
         // batch is rolled back and its callers get 503.
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             c.transaction(|c| {
+                c.batch_execute(lock)?;
                 for job in batch {
-                    finishes.push(job.run(c));
+                    // A caller that gave up while earlier jobs ran is dropped.
+                    if !job.wanted() {
+                        continue;
+                    }
+                    let finish = job.run(c);
+                    let fatal = finish.fatal();
+                    finishes.push(finish);
+                    if fatal {
+                        // SQLite may have rolled the whole transaction back
+                        // (a full disk, an I/O error): nothing more runs in
+                        // it, and none of it is reported done. The jobs not
+                        // run are dropped, and their callers get 503.
+                        return Err(diesel::result::Error::RollbackTransaction);
+                    }
                 }
                 Ok::<(), diesel::result::Error>(())
             })
@@ -208,6 +264,7 @@ mod tests {
                     .map(DbConn::Sqlite)
                     .map_err(|err| StorageError::Unavailable(err.to_string()))
             },
+            "UPDATE t SET x = x WHERE 0",
             move |size| seen.lock().unwrap().push(size),
         );
         (writer, path, sizes)
@@ -220,6 +277,10 @@ mod tests {
                 .execute(conn)?;
             Ok(x)
         }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
     }
 
     fn stored(path: &str) -> Vec<i64> {
@@ -240,12 +301,15 @@ mod tests {
         for x in 0..50 {
             let answer = if x == 7 {
                 // Writes, then fails: its savepoint is rolled back.
-                writer.submit(move |conn: &mut DbConn| -> Result<i64, StorageError> {
-                    insert(x)(conn)?;
-                    Err(StorageError::Corrupt("refused".into()))
-                })
+                writer.submit(
+                    move |conn: &mut DbConn| -> Result<i64, StorageError> {
+                        insert(x)(conn)?;
+                        Err(StorageError::Corrupt("refused".into()))
+                    },
+                    later(),
+                )
             } else {
-                writer.submit(insert(x))
+                writer.submit(insert(x), later())
             };
             answers.push(answer.unwrap());
         }
@@ -272,13 +336,57 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (writer, path, _) = writer(dir.path());
         let boom = writer
-            .submit(|_: &mut DbConn| -> Result<(), StorageError> { panic!("a bug") })
+            .submit(
+                |_: &mut DbConn| -> Result<(), StorageError> { panic!("a bug") },
+                later(),
+            )
             .unwrap();
         // Its reply is dropped while unwinding: the caller sees no answer,
         // which `Database::write` reports as 503.
         assert!(!matches!(boom.await, Ok(Ok(()))));
-        let after = writer.submit(insert(1)).unwrap();
+        let after = writer.submit(insert(1), later()).unwrap();
         assert_eq!(after.await.unwrap().unwrap(), 1);
         assert_eq!(stored(&path), [1]);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_gave_up_is_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, path, _) = writer(dir.path());
+        let expired = writer.submit(insert(1), Instant::now()).unwrap();
+        let dropped = writer.submit(insert(2), later()).unwrap();
+        drop(dropped);
+        let kept = writer.submit(insert(3), later()).unwrap();
+        assert_eq!(kept.await.unwrap().unwrap(), 3);
+        assert!(expired.await.is_err());
+        assert_eq!(stored(&path), [3]);
+    }
+
+    #[tokio::test]
+    async fn a_database_failure_stops_the_batch_and_nothing_of_it_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, path, _) = writer(dir.path());
+        let first = writer.submit(insert(1), later()).unwrap();
+        let broken = writer
+            .submit(
+                |conn: &mut DbConn| -> Result<(), StorageError> {
+                    diesel::sql_query("INSERT INTO missing_table VALUES (1)").execute(conn)?;
+                    Ok(())
+                },
+                later(),
+            )
+            .unwrap();
+        let after = writer.submit(insert(3), later()).unwrap();
+        let first = first.await;
+        let broken = broken.await;
+        let after = after.await;
+        // Whatever shared the broken write's batch was not kept, and said so.
+        let kept = stored(&path);
+        assert!(!matches!(broken, Ok(Ok(()))));
+        assert_eq!(kept.contains(&1), matches!(first, Ok(Ok(1))), "{kept:?}");
+        assert_eq!(kept.contains(&3), matches!(after, Ok(Ok(3))), "{kept:?}");
+        // The writer goes on.
+        let again = writer.submit(insert(4), later()).unwrap();
+        assert_eq!(again.await.unwrap().unwrap(), 4);
     }
 }

@@ -422,10 +422,16 @@
     updateSelection();
     var groups = {};
     last.changes.forEach(function (c) { (groups[c.from + ">" + c.to] = groups[c.from + ">" + c.to] || []).push(c); });
-    Promise.all(Object.keys(groups).map(function (key) {
+    // A bulk request takes at most 500 ids (a pivot moves up to 1,000).
+    var requests = [];
+    Object.keys(groups).forEach(function (key) {
       var group = groups[key];
-      return api("POST", "/comments/bulk", { ids: group.map(function (c) { return c.id; }), status: group[0].from, if_status: group[0].to });
-    })).then(function (outcomes) {
+      for (var i = 0; i < group.length; i += 500) {
+        var chunk = group.slice(i, i + 500);
+        requests.push(api("POST", "/comments/bulk", { ids: chunk.map(function (c) { return c.id; }), status: chunk[0].from, if_status: chunk[0].to }));
+      }
+    });
+    Promise.all(requests).then(function (outcomes) {
       var restored = 0, conflicts = 0;
       outcomes.forEach(function (o) { restored += o.updated.length; conflicts += o.conflicts.length; });
       notice("Undone: " + restored + (restored === 1 ? " comment" : " comments") + " put back" +
@@ -443,7 +449,7 @@
 
   function previewPivot(id, by) {
     api("POST", "/comments/" + id + "/pivot", { by: by, status: "spam", preview: true }).then(function (preview) {
-      state.pivot = { id: id, by: by, count: preview.count };
+      state.pivot = { id: id, by: by, count: preview.count, ids: preview.ids };
       var what = PIVOT_WORD[by] + " " + preview.value;
       $("pivot-text").textContent = preview.count === 0
         ? "No pending comment comes from the " + what + "."
@@ -462,7 +468,7 @@
     var pivot = state.pivot;
     $("pivot-dialog").close();
     if (!pivot) return;
-    api("POST", "/comments/" + pivot.id + "/pivot", { by: pivot.by, status: "spam" }).then(function (outcome) {
+    api("POST", "/comments/" + pivot.id + "/pivot", { by: pivot.by, status: "spam", ids: pivot.ids }).then(function (outcome) {
       var from = outcome.updated.map(function (id) { return { id: id, from: "pending", to: "spam" }; });
       if (from.length) state.undo = { changes: from };
       updateSelection();

@@ -25,6 +25,9 @@ pub struct PivotRequest {
     status: Option<String>,
     /// Only count and list them.
     preview: Option<bool>,
+    /// Move only these of them (the ids a preview listed), so that nothing
+    /// arriving after the preview is moved unseen.
+    ids: Option<Vec<i64>>,
 }
 
 fn parse_by(raw: &str) -> Result<PivotBy, ApiError> {
@@ -84,7 +87,10 @@ pub async fn pivot(
     let actor = admin.actor;
     let (found, outcome) = state
         .db
-        .write(move |conn| pivot::apply(conn, anchor, by, MAX_PIVOT, to, &actor, now))
+        .write(move |conn| {
+            let only = body.ids.as_deref();
+            pivot::apply(conn, anchor, by, MAX_PIVOT, only, to, &actor, now)
+        })
         .await?;
     match found {
         Pivot::Found(found) => {
