@@ -353,13 +353,25 @@ mod tests {
     async fn a_write_whose_caller_gave_up_is_not_made() {
         let dir = tempfile::tempdir().unwrap();
         let (writer, path, _) = writer(dir.path());
+        // Keeps the writer busy while the next writes queue and their callers
+        // give up, whether it takes them in its batch or the next.
+        let busy = writer
+            .submit(
+                |conn: &mut DbConn| -> Result<i64, StorageError> {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    insert(0)(conn)
+                },
+                later(),
+            )
+            .unwrap();
         let expired = writer.submit(insert(1), Instant::now()).unwrap();
         let dropped = writer.submit(insert(2), later()).unwrap();
         drop(dropped);
         let kept = writer.submit(insert(3), later()).unwrap();
         assert_eq!(kept.await.unwrap().unwrap(), 3);
+        assert_eq!(busy.await.unwrap().unwrap(), 0);
         assert!(expired.await.is_err());
-        assert_eq!(stored(&path), [3]);
+        assert_eq!(stored(&path), [0, 3]);
     }
 
     #[tokio::test]
