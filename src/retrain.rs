@@ -31,7 +31,7 @@ const BASE_DATA: [(&str, &str); 2] = [
 ];
 
 /// When a trained candidate becomes active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivatePolicy {
     /// Only if it is not worse than the active model on the same held-out data.

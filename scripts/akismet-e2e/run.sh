@@ -22,15 +22,7 @@ venv=target/akismet-e2e/venv
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 (cd "$here" && npm ci --silent --no-audit --no-fund)
 
-work=$(mktemp -d)
-scratch="akismet_e2e_$$"
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  psql "$pg_url" -qc "DROP DATABASE IF EXISTS $scratch" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_space akismet_e2e
 # The blatant comment the PyPI test sends contains this disallowed keyword.
 echo DISCARDME > "$work/disallowed.txt"
 

@@ -19,15 +19,7 @@ bin=target/debug/replyguard
 (cd "$here" && npm ci --silent --no-audit --no-fund)
 mkdir -p target/screenshots
 
-work=$(mktemp -d)
-scratch="browser_tests_$$"
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  psql "$pg_url" -qc "DROP DATABASE IF EXISTS $scratch" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_space browser_tests
 
 run_backend() {
   local name=$1 url=$2 port token

@@ -19,3 +19,20 @@ for _ in range(300):
 sys.exit("replyguard did not start")
 PY
 }
+
+# scratch_space NAME: sets $work (a temporary folder) and $scratch (the name of
+# a scratch PostgreSQL database on $pg_url's server, for the caller to create),
+# and on exit stops the server whose pid is in $server, drops the database and
+# removes the folder.
+scratch_space() {
+  work=$(mktemp -d)
+  scratch="$1_$$"
+  server=""
+  trap scratch_cleanup EXIT
+}
+
+scratch_cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  psql "$pg_url" -qc "DROP DATABASE IF EXISTS $scratch" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}

@@ -7,12 +7,10 @@ pub mod models;
 pub mod pivot;
 pub mod training;
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
 use super::body::read_json;
@@ -32,11 +30,13 @@ const MAX_LIMIT: i64 = 200;
 pub const MAX_BULK_IDS: usize = 500;
 
 /// A comment as moderators see it: everything stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommentResponse {
     id: i64,
     post_id: String,
     parent_id: Option<i64>,
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     status: String,
     author_name: String,
     author_email: String,
@@ -75,8 +75,10 @@ impl From<CommentRecord> for CommentResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct EventResponse {
+/// One decision in a comment's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventResponse {
     actor: String,
     from: String,
     to: String,
@@ -94,15 +96,73 @@ impl From<CommentEventRecord> for EventResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    /// Only comments with this status.
+    #[param(pattern = "^(pending|approved|spam|trash)$")]
     status: Option<String>,
+    /// Only comments of this post.
     post_id: Option<String>,
+    /// Only comments whose text, name, email or website contains this.
     q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(pattern = "^(asc|desc)$")]
     order: Option<String>,
 }
+
+/// A page of the queue.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePage {
+    comments: Vec<CommentResponse>,
+    /// The next page's `cursor`; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A comment's audit trail, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventList {
+    events: Vec<EventResponse>,
+}
+
+/// Counts per status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCounts {
+    pending: i64,
+    approved: i64,
+    spam: i64,
+    trash: i64,
+}
+
+/// The model this instance scores with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSummary {
+    version: String,
+    /// Held-out metrics (precision, recall, F1, MCC, false-positive rate, …).
+    #[schema(value_type = Option<Object>)]
+    metrics: Option<crate::classifier::metrics::Metrics>,
+}
+
+/// `GET /api/v1/admin/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    counts: StatusCounts,
+    oldest_pending_age_seconds: Option<i64>,
+    model: ModelSummary,
+}
+
+/// The `id` path parameter of a comment.
+const COMMENT_ID: &str = "The comment's id.";
 
 /// The requested status and the optional expected current one.
 fn parse_decision(
@@ -123,6 +183,16 @@ pub(crate) fn parse_status(field: &'static str, raw: &str) -> Result<Status, Api
 }
 
 /// The queue, newest first unless `order=asc`, keyset-paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/comments",
+    tag = "admin",
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "A page of comments.", body = QueuePage),
+        (status = 422, description = "A bad filter, limit, order or cursor.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn list_comments(
     _admin: Admin,
     query: web::Query<QueueQuery>,
@@ -172,7 +242,10 @@ pub async fn list_comments(
         .await?;
     let next_cursor = cursor::next_page(&mut rows, limit, |r| (r.created_at, r.id));
     let comments: Vec<CommentResponse> = rows.into_iter().map(CommentResponse::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"comments": comments, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(QueuePage {
+        comments,
+        next_cursor,
+    }))
 }
 
 async fn find_or_404(state: &AppState, id: CommentId) -> Result<CommentRecord, ApiError> {
@@ -184,6 +257,13 @@ async fn find_or_404(state: &AppState, id: CommentId) -> Result<CommentRecord, A
 }
 
 /// One comment with everything stored about it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/comments/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, example = 1, description = COMMENT_ID)),
+    responses((status = 200, description = "The comment.", body = CommentResponse))
+)]
 pub async fn get_comment(
     _admin: Admin,
     path: web::Path<i64>,
@@ -194,6 +274,13 @@ pub async fn get_comment(
 }
 
 /// The audit trail of one comment, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/comments/{id}/events",
+    tag = "admin",
+    params(("id" = i64, Path, example = 1, description = COMMENT_ID)),
+    responses((status = 200, description = "The decisions, oldest first.", body = EventList))
+)]
 pub async fn get_events(
     _admin: Admin,
     path: web::Path<i64>,
@@ -206,17 +293,34 @@ pub async fn get_events(
         .run(move |conn| moderation::events(conn, id))
         .await?;
     let events: Vec<EventResponse> = events.into_iter().map(EventResponse::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"events": events})))
+    Ok(HttpResponse::Ok().json(EventList { events }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A decision on one comment.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRequest {
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     status: String,
+    /// Apply only if the comment still has this status (else 409).
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     if_status: Option<String>,
 }
 
 /// Sets a comment's status, optionally only if it still has `if_status`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/comments/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, example = 1, description = COMMENT_ID)),
+    request_body = PatchRequest,
+    responses(
+        (status = 200, description = "The comment as it now stands.", body = CommentResponse),
+        (status = 409, description = "`status_conflict`: it no longer has `if_status`.", body = crate::routes::openapi::ErrorBody),
+        (status = 415, description = "Not JSON.", body = crate::routes::openapi::ErrorBody),
+        (status = 422, description = "An unknown status.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn patch_comment(
     admin: Admin,
     path: web::Path<i64>,
@@ -247,15 +351,32 @@ pub async fn patch_comment(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// One decision on many comments.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    /// 1–500 comment ids.
+    #[schema(min_items = 1, max_items = 500)]
     ids: Vec<i64>,
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     status: String,
+    /// Move only those that still have this status.
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     if_status: Option<String>,
 }
 
 /// Applies one status to many comments, all or nothing (one transaction).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/comments/bulk",
+    tag = "admin",
+    request_body = BulkRequest,
+    responses(
+        (status = 200, description = "What became of each id.", body = moderation::BulkOutcome),
+        (status = 415, description = "Not JSON.", body = crate::routes::openapi::ErrorBody),
+        (status = 422, description = "No ids, too many, or an unknown status.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn bulk_update(
     admin: Admin,
     req: HttpRequest,
@@ -289,6 +410,13 @@ pub async fn bulk_update(
 }
 
 /// Erases a comment, its label and its audit trail (privacy requests).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/comments/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, example = 1, description = COMMENT_ID)),
+    responses((status = 204, description = "Erased."))
+)]
 pub async fn delete_comment(
     _admin: Admin,
     path: web::Path<i64>,
@@ -309,22 +437,36 @@ pub async fn delete_comment(
 }
 
 /// Counts per status, the age of the oldest pending comment and the model.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stats",
+    tag = "admin",
+    responses((status = 200, description = "The queue and the model.", body = Stats))
+)]
 pub async fn stats(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let moderation::QueueStats {
         counts,
         oldest_pending: oldest,
     } = state.db.run(moderation::queue_stats).await?;
-    let mut by_status: BTreeMap<&str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-    for (status, n) in &counts {
-        if let Some(slot) = by_status.get_mut(status.as_str()) {
-            *slot = *n;
-        }
-    }
+    let count = |status: Status| {
+        counts
+            .iter()
+            .find(|(s, _)| s == status.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
     let age = oldest.map(|at| (Utc::now().naive_utc() - at).num_seconds().max(0));
     let model = state.model.current();
-    Ok(HttpResponse::Ok().json(json!({
-        "counts": by_status,
-        "oldest_pending_age_seconds": age,
-        "model": {"version": model.version(), "metrics": model.metrics()},
-    })))
+    Ok(HttpResponse::Ok().json(Stats {
+        counts: StatusCounts {
+            pending: count(Status::Pending),
+            approved: count(Status::Approved),
+            spam: count(Status::Spam),
+            trash: count(Status::Trash),
+        },
+        oldest_pending_age_seconds: age,
+        model: ModelSummary {
+            version: model.version().to_owned(),
+            metrics: model.metrics().cloned(),
+        },
+    }))
 }

@@ -13,7 +13,11 @@ use std::sync::atomic::Ordering;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::openapi::{AkismetComment, AkismetKey};
 
 use super::body::{BODY_LIMIT_BYTES, MediaType, media_type, object_entries, read_body};
 use crate::akismet::{self, Report, Verdict};
@@ -136,6 +140,13 @@ async fn authenticated(
 }
 
 /// `POST /1.1/verify-key` → `valid` or `invalid`.
+#[utoipa::path(
+    post,
+    path = "/1.1/verify-key",
+    tag = "akismet",
+    request_body(content = AkismetKey, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`valid`, or `invalid` with `X-akismet-debug-help`.", content_type = "text/plain", body = String))
+)]
 pub async fn verify_key(
     req: HttpRequest,
     payload: web::Payload,
@@ -148,6 +159,13 @@ pub async fn verify_key(
 }
 
 /// `POST /1.1/comment-check` → `true` (spam) or `false`; stores nothing.
+#[utoipa::path(
+    post,
+    path = "/1.1/comment-check",
+    tag = "akismet",
+    request_body(content = AkismetComment, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`true` (spam; blatant spam adds `X-akismet-pro-tip: discard`), `false`, or `invalid` with `X-akismet-debug-help`.", content_type = "text/plain", body = String))
+)]
 #[tracing::instrument(skip_all, fields(verdict))]
 pub async fn comment_check(
     req: HttpRequest,
@@ -191,6 +209,18 @@ pub async fn comment_check(
 }
 
 /// `POST /1.1/submit-spam`.
+#[utoipa::path(
+    post,
+    path = "/1.1/submit-spam",
+    tag = "akismet",
+    request_body(
+        content(
+            (AkismetComment = "application/x-www-form-urlencoded"),
+            (AkismetComment = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "`Thanks for making the web a better place.`, or `invalid` with `X-akismet-debug-help`.", content_type = "text/plain", body = String))
+)]
 pub async fn submit_spam(
     req: HttpRequest,
     payload: web::Payload,
@@ -200,6 +230,18 @@ pub async fn submit_spam(
 }
 
 /// `POST /1.1/submit-ham`.
+#[utoipa::path(
+    post,
+    path = "/1.1/submit-ham",
+    tag = "akismet",
+    request_body(
+        content(
+            (AkismetComment = "application/x-www-form-urlencoded"),
+            (AkismetComment = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "`Thanks for making the web a better place.`, or `invalid` with `X-akismet-debug-help`.", content_type = "text/plain", body = String))
+)]
 pub async fn submit_ham(
     req: HttpRequest,
     payload: web::Payload,
@@ -226,6 +268,21 @@ async fn submit(
 
 /// `GET /1.2/usage-limit?api_key=…`: replyguard has no limit; `usage` counts
 /// this instance's comment-checks since it started.
+#[utoipa::path(
+    get,
+    path = "/1.2/usage-limit",
+    tag = "akismet",
+    params(
+        ("api_key" = Option<String>, Query, description = "An admin token (or `key`)."),
+        ("key" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "No limit; or `invalid` (text) with `X-akismet-debug-help` for a bad key.", content(
+            (UsageLimit = "application/json"),
+            (String = "text/plain"),
+        )),
+    )
+)]
 pub async fn usage_limit(
     req: HttpRequest,
     query: web::Query<Vec<(String, String)>>,
@@ -234,12 +291,24 @@ pub async fn usage_limit(
     if !key_is_valid(&state, presented_key(&req, &query).as_deref()).await? {
         return Ok(invalid(BAD_KEY));
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "limit": "none",
-        "usage": state.akismet_checks.load(Ordering::Relaxed),
-        "percentage": "0",
-        "throttled": false,
-    })))
+    Ok(HttpResponse::Ok().json(UsageLimit {
+        limit: "none",
+        usage: state.akismet_checks.load(Ordering::Relaxed),
+        percentage: "0",
+        throttled: false,
+    }))
+}
+
+/// `GET /1.2/usage-limit`, as Akismet answers it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageLimit {
+    #[schema(example = "none")]
+    limit: &'static str,
+    /// comment-checks this instance answered since it started.
+    usage: u64,
+    percentage: &'static str,
+    throttled: bool,
 }
 
 /// A unique id for an answer, as Akismet gives (`X-akismet-guid`).

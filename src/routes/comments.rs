@@ -12,17 +12,21 @@ use super::body::{
 };
 use super::client::submitter;
 use super::form;
+use super::openapi::{CommentForm, CommentSubmission, ErrorBody};
 use crate::domain::{CommentId, RawComment, Status, ValidationErrors};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::submission::submit;
 
 /// Response to a JSON submission.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitResponse {
+    #[schema(value_type = i64)]
     pub id: CommentId,
     pub post_id: String,
     /// `approved` or `pending`; a comment caught as spam is reported `pending`.
+    #[schema(value_type = String, pattern = "^(approved|pending)$")]
     pub status: Status,
     pub created_at: String,
 }
@@ -33,6 +37,36 @@ pub fn is_form_post(req: &HttpRequest) -> bool {
 }
 
 /// Accepts a comment from a site's form or script.
+#[utoipa::path(
+    post,
+    path = "/api/v1/comments",
+    tag = "public",
+    request_body(
+        description = "The comment, as JSON or as a WordPress form posts it.",
+        content(
+            (CommentSubmission = "application/json"),
+            (CommentForm = "application/x-www-form-urlencoded"),
+        )
+    ),
+    responses(
+        (status = 201, description = "Stored (JSON): `pending` or `approved`.", body = SubmitResponse),
+        (status = 303, description = "Stored (form): back to the allowed page, at `#comment-<id>`.", headers(("Location" = String))),
+        (status = 200, description = "Stored (form) with no allowed page to return to: a small page saying so.", content_type = "text/html", body = String),
+        (status = 400, description = "The body could not be read.", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 409, description = "`duplicate_comment`: this email posted this text here already.", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 413, description = "The body is larger than 1 MiB.", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 415, description = "Neither JSON nor a form.", body = ErrorBody),
+        (status = 422, description = "`validation_failed`, naming each field.", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 429, description = "Too many comments from this address or email (flood control or the rate limit).", content(
+            (ErrorBody = "application/json"), (String = "text/html")), headers(("Retry-After" = i64))),
+        (status = 503, description = "The database is unavailable.", content(
+            (ErrorBody = "application/json"), (String = "text/html")), headers(("Retry-After" = i64))),
+    )
+)]
 #[tracing::instrument(skip_all, fields(comment_id, status))]
 pub async fn submit_comment(
     req: HttpRequest,

@@ -7,6 +7,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::comments::rfc3339;
 use super::cursor;
@@ -23,13 +24,19 @@ const DEFAULT_LIMIT: i64 = 50;
 /// Largest page a client may ask for.
 const MAX_LIMIT: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An approved comment as the public sees it: never an email, IP or score.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PublicComment {
     id: i64,
     parent_id: Option<i64>,
@@ -54,12 +61,26 @@ impl From<CommentRecord> for PublicComment {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A page of a post's approved comments, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListResponse {
     post_id: String,
     comments: Vec<PublicComment>,
+    /// The next page's `cursor`; `null` on the last page.
     next_cursor: Option<String>,
 }
+
+/// How many approved comments a post has.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountResponse {
+    post_id: String,
+    count: i64,
+}
+
+/// The `post_id` path parameter of the public reads.
+const POST_ID: &str = "The site's id of the post: 1–255 characters.";
 
 fn post_id_from_path(raw: &str) -> Result<PostId, ApiError> {
     PostId::parse(Some(raw)).map_err(|message| ValidationErrors::single("post_id", message).into())
@@ -107,6 +128,20 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, StorageError> {
 }
 
 /// Approved comments of one post, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{post_id}/comments",
+    tag = "public",
+    params(("post_id" = String, Path, example = "hello-world", description = POST_ID), ListQuery),
+    responses(
+        (status = 200, description = "A page of approved comments.", body = ListResponse, headers(
+            ("ETag" = String, description = "Send it back as `If-None-Match`."),
+            ("Cache-Control" = String, description = "`public, max-age=10`."),
+        )),
+        (status = 304, description = "The client's copy (its `If-None-Match`) is current."),
+        (status = 422, description = "A bad post id, limit or cursor.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn list_comments(
     req: HttpRequest,
     path: web::Path<String>,
@@ -138,6 +173,20 @@ pub async fn list_comments(
 }
 
 /// Number of approved comments of one post.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{post_id}/comments/count",
+    tag = "public",
+    params(("post_id" = String, Path, example = "hello-world", description = POST_ID)),
+    responses(
+        (status = 200, description = "The count.", body = CountResponse, headers(
+            ("ETag" = String, description = "Send it back as `If-None-Match`."),
+            ("Cache-Control" = String, description = "`public, max-age=10`."),
+        )),
+        (status = 304, description = "The client's copy (its `If-None-Match`) is current."),
+        (status = 422, description = "A bad post id.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn count_comments(
     req: HttpRequest,
     path: web::Path<String>,
@@ -150,7 +199,10 @@ pub async fn count_comments(
     let post = post_id.as_str().to_owned();
     let read = cached(&state, key, move |conn| {
         let count = comments::count_approved_for_post(conn, &post)?;
-        to_json(&serde_json::json!({"post_id": post, "count": count}))
+        to_json(&CountResponse {
+            post_id: post,
+            count,
+        })
     })
     .await?;
     Ok(respond(&req, read))

@@ -134,7 +134,8 @@ pub enum Transition {
 }
 
 /// What a bulk decision did, id by id.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BulkOutcome {
     pub updated: Vec<i64>,
     pub conflicts: Vec<i64>,

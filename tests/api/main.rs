@@ -14,6 +14,7 @@ mod errors;
 mod health;
 mod metrics;
 mod models;
+mod openapi;
 mod pages;
 mod public;
 mod reliability;

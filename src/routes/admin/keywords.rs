@@ -3,8 +3,8 @@
 //! [`crate::cache::KeywordCache`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::ValidationErrors;
 use crate::domain::keywords::{KeywordMatcher, normalize_list};
@@ -14,15 +14,33 @@ use crate::routes::body::read_json;
 use crate::state::AppState;
 use crate::storage::settings;
 
-fn lists_json(matcher: &KeywordMatcher) -> serde_json::Value {
-    json!({
-        "moderation_keys": matcher.moderation_keys(),
-        "disallowed_keys": matcher.disallowed_keys(),
-        "version": matcher.version(),
-    })
+/// The keyword lists (SPEC §5).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordLists {
+    /// A comment containing one of these is held for a moderator.
+    moderation_keys: Vec<String>,
+    /// A comment containing one of these is filed as spam.
+    disallowed_keys: Vec<String>,
+    /// Changes whenever either list is saved.
+    version: i64,
+}
+
+fn lists_json(matcher: &KeywordMatcher) -> KeywordLists {
+    KeywordLists {
+        moderation_keys: matcher.moderation_keys().to_vec(),
+        disallowed_keys: matcher.disallowed_keys().to_vec(),
+        version: matcher.version(),
+    }
 }
 
 /// The lists as stored (every instance applies them within [`crate::cache::POLL_INTERVAL`]).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/settings/keywords",
+    tag = "admin",
+    responses((status = 200, description = "The lists.", body = KeywordLists))
+)]
 pub async fn get_keywords(
     _admin: Admin,
     state: web::Data<AppState>,
@@ -31,7 +49,8 @@ pub async fn get_keywords(
     Ok(HttpResponse::Ok().json(lists_json(&matcher)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Either or both lists, each replacing what is stored.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeywordsRequest {
     moderation_keys: Option<Vec<String>>,
@@ -40,6 +59,17 @@ pub struct KeywordsRequest {
 
 /// Replaces either or both lists; every instance applies them within
 /// [`crate::cache::POLL_INTERVAL`], this one at once.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/settings/keywords",
+    tag = "admin",
+    request_body = KeywordsRequest,
+    responses(
+        (status = 200, description = "The lists as now stored.", body = KeywordLists),
+        (status = 415, description = "Not JSON.", body = crate::routes::openapi::ErrorBody),
+        (status = 422, description = "A list that cannot be applied (too long, control characters).", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn put_keywords(
     _admin: Admin,
     req: HttpRequest,

@@ -3,8 +3,8 @@
 //! (`"preview": true`) and then moved in one request.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::parse_status;
 use crate::domain::{CommentId, Status, ValidationErrors};
@@ -17,17 +17,57 @@ use crate::storage::pivot::{self, Pivot, PivotBy};
 /// Most comments one pivot moves; a larger wave takes several requests.
 pub const MAX_PIVOT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+/// Which pending comments to find from one comment, and what to do.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PivotRequest {
+    /// `ip`, `email` or `domain` (of the website, or else of the first link).
+    #[schema(pattern = "^(ip|email|domain)$")]
     by: String,
     /// Where the comments go (default `spam`).
+    #[schema(pattern = "^(pending|approved|spam|trash)$")]
     status: Option<String>,
     /// Only count and list them.
     preview: Option<bool>,
     /// Move only these of them (the ids a preview listed), so that nothing
     /// arriving after the preview is moved unseen.
     ids: Option<Vec<i64>>,
+}
+
+/// A preview: the pending comments that share the value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PivotPreview {
+    #[schema(value_type = String, pattern = "^(ip|email|domain)$")]
+    by: PivotBy,
+    /// The shared IP, email or domain.
+    value: String,
+    count: usize,
+    ids: Vec<i64>,
+    /// More than 1,000 matched; only the first 1,000 are listed.
+    more: bool,
+}
+
+/// What a pivot decision did, id by id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PivotOutcome {
+    #[schema(value_type = String, pattern = "^(ip|email|domain)$")]
+    by: PivotBy,
+    value: String,
+    updated: Vec<i64>,
+    /// No longer pending.
+    conflicts: Vec<i64>,
+    missing: Vec<i64>,
+    more: bool,
+}
+
+/// The answer: a preview, or what a decision did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PivotAnswer {
+    Preview(PivotPreview),
+    Outcome(PivotOutcome),
 }
 
 fn parse_by(raw: &str) -> Result<PivotBy, ApiError> {
@@ -49,6 +89,18 @@ fn no_value(by: PivotBy) -> ApiError {
 }
 
 /// Previews or applies a pivot decision.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/comments/{id}/pivot",
+    tag = "admin",
+    params(("id" = i64, Path, example = 1, description = "The comment the others must share a value with.")),
+    request_body = PivotRequest,
+    responses(
+        (status = 200, description = "With `preview`: the matching pending comments. Without: what was moved.", body = PivotAnswer),
+        (status = 415, description = "Not JSON.", body = crate::routes::openapi::ErrorBody),
+        (status = 422, description = "A bad field, or the comment has no such value.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn pivot(
     admin: Admin,
     path: web::Path<i64>,
@@ -72,13 +124,15 @@ pub async fn pivot(
             .run(move |conn| pivot::pending_sharing(conn, anchor, by, MAX_PIVOT))
             .await?;
         return match found {
-            Pivot::Found(found) => Ok(HttpResponse::Ok().json(json!({
-                "by": by,
-                "value": found.value,
-                "count": found.ids.len(),
-                "ids": found.ids,
-                "more": found.more,
-            }))),
+            Pivot::Found(found) => {
+                Ok(HttpResponse::Ok().json(PivotAnswer::Preview(PivotPreview {
+                    by,
+                    value: found.value,
+                    count: found.ids.len(),
+                    ids: found.ids,
+                    more: found.more,
+                })))
+            }
             Pivot::Missing => Err(missing()),
             Pivot::NoValue => Err(no_value(by)),
         };
@@ -103,13 +157,13 @@ pub async fn pivot(
                 status = to.as_str(),
                 "pivot decision"
             );
-            Ok(HttpResponse::Ok().json(json!({
-                "by": by,
-                "value": found.value,
-                "updated": outcome.updated,
-                "conflicts": outcome.conflicts,
-                "missing": outcome.missing,
-                "more": found.more,
+            Ok(HttpResponse::Ok().json(PivotAnswer::Outcome(PivotOutcome {
+                by,
+                value: found.value,
+                updated: outcome.updated,
+                conflicts: outcome.conflicts,
+                missing: outcome.missing,
+                more: found.more,
             })))
         }
         Pivot::Missing => Err(missing()),

@@ -1,10 +1,9 @@
 //! `POST /api/v1/admin/training-examples` (JSON array or NDJSON, all or nothing)
 //! and `GET /api/v1/admin/training-examples/stats`.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::dataset::read_examples;
 use crate::error::ApiError;
@@ -18,7 +17,58 @@ pub const IMPORT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 /// Most rows in one import.
 pub const MAX_IMPORT_ROWS: usize = 10_000;
 
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Imported {
+    imported: usize,
+    /// Rows whose text and label were stored already.
+    duplicates: usize,
+}
+
+/// Stored examples by label.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelCounts {
+    spam: i64,
+    ham: i64,
+}
+
+/// Stored examples by where they came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceCounts {
+    moderation: i64,
+    import: i64,
+    akismet: i64,
+}
+
+/// `GET /api/v1/admin/training-examples/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleCounts {
+    total: i64,
+    by_label: LabelCounts,
+    by_source: SourceCounts,
+}
+
 /// Imports labelled examples.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/training-examples",
+    tag = "admin",
+    request_body(
+        description = "A JSON array of examples, or one per line (NDJSON); at most 10,000 rows and 32 MiB.",
+        content(
+            (Vec<crate::routes::openapi::TrainingExample> = "application/json"),
+            (crate::routes::openapi::TrainingExample = "application/x-ndjson"),
+        )
+    ),
+    responses(
+        (status = 200, description = "All imported (duplicates skipped).", body = Imported),
+        (status = 422, description = "A bad row, named by its index or line; nothing imported.", body = crate::routes::openapi::ErrorBody),
+    )
+)]
 pub async fn import_examples(
     _admin: Admin,
     req: actix_web::HttpRequest,
@@ -34,10 +84,19 @@ pub async fn import_examples(
         .run(move |conn| training::import(conn, &examples, SOURCE_IMPORT, now))
         .await?;
     tracing::info!(imported, duplicates, "training examples imported");
-    Ok(HttpResponse::Ok().json(json!({"imported": imported, "duplicates": duplicates})))
+    Ok(HttpResponse::Ok().json(Imported {
+        imported,
+        duplicates,
+    }))
 }
 
 /// Counts of stored examples.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/training-examples/stats",
+    tag = "admin",
+    responses((status = 200, description = "The counts.", body = ExampleCounts))
+)]
 pub async fn example_stats(
     _admin: Admin,
     state: web::Data<AppState>,
@@ -46,25 +105,22 @@ pub async fn example_stats(
         by_label,
         by_source,
     } = state.db.run(training::stats).await?;
-    let mut labels: BTreeMap<&str, i64> = [("spam", 0), ("ham", 0)].into();
-    for (label, n) in &by_label {
-        if let Some(slot) = labels.get_mut(label.as_str()) {
-            *slot = *n;
-        }
-    }
-    let mut sources: BTreeMap<&str, i64> = [
-        (SOURCE_MODERATION, 0),
-        (SOURCE_IMPORT, 0),
-        (SOURCE_AKISMET, 0),
-    ]
-    .into();
-    for (source, n) in &by_source {
-        if let Some(slot) = sources.get_mut(source.as_str()) {
-            *slot = *n;
-        }
-    }
-    let total: i64 = labels.values().sum();
-    Ok(HttpResponse::Ok().json(json!({"total": total, "by_label": labels, "by_source": sources})))
+    let count = |rows: &[(String, i64)], key: &str| {
+        rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+    };
+    let by_label = LabelCounts {
+        spam: count(&by_label, "spam"),
+        ham: count(&by_label, "ham"),
+    };
+    Ok(HttpResponse::Ok().json(ExampleCounts {
+        total: by_label.spam + by_label.ham,
+        by_label,
+        by_source: SourceCounts {
+            moderation: count(&by_source, SOURCE_MODERATION),
+            import: count(&by_source, SOURCE_IMPORT),
+            akismet: count(&by_source, SOURCE_AKISMET),
+        },
+    }))
 }
 
 #[cfg(test)]
