@@ -20,15 +20,80 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `replyguard serve` on a fresh SQLite file, logs to `log`.
-fn serve(dir: &Path, port: u16, log: &Path, extra: &[(&str, &str)]) -> Child {
+/// A fresh database for one test: a SQLite file, or a scratch database on
+/// `TEST_DATABASE_URL`'s PostgreSQL server (dropped afterwards).
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl Db {
+    fn sqlite(dir: &Path) -> Self {
+        Self::Sqlite(dir.join("rg.db"))
+    }
+
+    /// `None` when `REPLYGUARD_TEST_SKIP_POSTGRES=1` says this machine has none.
+    fn postgres(test: &str) -> Option<Self> {
+        if std::env::var("REPLYGUARD_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+            return None;
+        }
+        let url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let server = url
+            .rsplit_once('/')
+            .map_or(url.clone(), |(s, _)| s.to_owned());
+        let name = format!("process_{test}_{}", std::process::id());
+        let mut conn = diesel::pg::PgConnection::establish(&url).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
+        Some(Self::Postgres { server, name })
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres { server, name } => format!("{server}/{name}"),
+        }
+    }
+
+    fn stored_ids(&self) -> Vec<i64> {
+        use replyguard::storage::schema::comments;
+        let query = comments::table.select(comments::id);
+        match self {
+            Self::Sqlite(path) => {
+                let mut conn =
+                    diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                query.load(&mut conn).unwrap()
+            }
+            Self::Postgres { .. } => {
+                let mut conn = diesel::pg::PgConnection::establish(&self.url()).unwrap();
+                query.load(&mut conn).unwrap()
+            }
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Self::Postgres { server, name } = self
+            && let Ok(mut conn) = diesel::pg::PgConnection::establish(&format!("{server}/postgres"))
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// `replyguard serve` on `db`, logs to `log`.
+fn serve(db: &Db, port: u16, log: &Path, extra: &[(&str, &str)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_replyguard"));
     command
         .arg("serve")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("rg.db").display()),
-        )
+        .env("DATABASE_URL", db.url())
         .env("REPLYGUARD_BIND", format!("127.0.0.1:{port}"))
         .env("REPLYGUARD_ADMIN_TOKEN", TOKEN)
         .env("REPLYGUARD_FLOOD_SECONDS", "0")
@@ -86,21 +151,24 @@ fn terminate(child: &Child) {
     assert!(sent.success());
 }
 
-fn stored_ids(dir: &Path) -> Vec<i64> {
-    use replyguard::storage::schema::comments;
-    let mut conn =
-        diesel::sqlite::SqliteConnection::establish(&dir.join("rg.db").to_string_lossy()).unwrap();
-    comments::table
-        .select(comments::id)
-        .load(&mut conn)
-        .unwrap()
+#[test]
+fn sigterm_drains_in_flight_submissions_and_exits_zero_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    drains_in_flight_submissions(&Db::sqlite(dir.path()), dir.path());
 }
 
 #[test]
-fn sigterm_drains_in_flight_submissions_and_exits_zero() {
+fn sigterm_drains_in_flight_submissions_and_exits_zero_on_postgres() {
+    let Some(db) = Db::postgres("drain") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
+    drains_in_flight_submissions(&db, dir.path());
+}
+
+fn drains_in_flight_submissions(db: &Db, dir: &Path) {
     let port = free_port();
-    let mut child = serve(dir.path(), port, &dir.path().join("log"), &[]);
+    let mut child = serve(db, port, &dir.join("log"), &[]);
 
     // Eight clients post as fast as they can; SIGTERM arrives mid-burst, once
     // twenty comments were acknowledged.
@@ -171,7 +239,7 @@ fn sigterm_drains_in_flight_submissions_and_exits_zero() {
         "the signal came mid-burst: {}",
         acknowledged.len()
     );
-    let stored = stored_ids(dir.path());
+    let stored = db.stored_ids();
     let lost: Vec<&i64> = acknowledged
         .iter()
         .filter(|id| !stored.contains(id))
@@ -180,12 +248,25 @@ fn sigterm_drains_in_flight_submissions_and_exits_zero() {
 }
 
 #[test]
-fn json_logs_carry_request_ids_and_no_personal_data() {
+fn json_logs_carry_request_ids_and_no_personal_data_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
+    logs_carry_no_personal_data(&Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn json_logs_carry_request_ids_and_no_personal_data_on_postgres() {
+    let Some(db) = Db::postgres("logs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    logs_carry_no_personal_data(&db, dir.path());
+}
+
+fn logs_carry_no_personal_data(db: &Db, dir: &Path) {
     let port = free_port();
-    let log = dir.path().join("log");
+    let log = dir.join("log");
     let mut child = serve(
-        dir.path(),
+        db,
         port,
         &log,
         &[
