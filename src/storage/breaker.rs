@@ -5,7 +5,7 @@
 //! [`PROBE_INTERVAL`] until the database answers again.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -22,6 +22,8 @@ pub(super) struct Breaker {
     url: DatabaseUrl,
     open: AtomicBool,
     probing: AtomicBool,
+    /// How many times the probe found the database reachable again.
+    recoveries: AtomicU64,
 }
 
 impl Breaker {
@@ -30,7 +32,24 @@ impl Breaker {
             url,
             open: AtomicBool::new(false),
             probing: AtomicBool::new(false),
+            recoveries: AtomicU64::new(0),
         })
+    }
+
+    /// A mark to pass to [`Breaker::trip_unless_recovered`]: take it when a
+    /// call starts.
+    pub(super) fn epoch(&self) -> u64 {
+        self.recoveries.load(Ordering::Acquire)
+    }
+
+    /// Opens the breaker for a call that started at `epoch` and never
+    /// answered, unless the database was found reachable since: a call that
+    /// hung through an outage and times out after it is old news, and must
+    /// not shut the service again once the probe has seen the database answer.
+    pub(super) fn trip_unless_recovered(self: &Arc<Self>, epoch: u64, why: &str) {
+        if self.epoch() == epoch {
+            self.trip(why);
+        }
     }
 
     pub(super) fn is_open(&self) -> bool {
@@ -67,6 +86,7 @@ impl Breaker {
                 .establish()
                 .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok());
             if answered {
+                self.recoveries.fetch_add(1, Ordering::AcqRel);
                 self.open.store(false, Ordering::Release);
                 self.probing.store(false, Ordering::Release);
                 tracing::info!("database reachable again");
@@ -76,16 +96,13 @@ impl Breaker {
     }
 }
 
-/// Trips the breaker when the pool fails to open a connection.
+/// Logs what the pool could not do (the breaker is tripped where a
+/// connection fails to open, in the pool's manager).
 #[derive(Debug)]
-pub(super) struct TripOnConnectError(pub(super) Arc<Breaker>);
+pub(super) struct LogPoolError;
 
-impl r2d2::HandleError<r2d2::Error> for TripOnConnectError {
+impl r2d2::HandleError<r2d2::Error> for LogPoolError {
     fn handle_error(&self, error: r2d2::Error) {
-        if matches!(error, r2d2::Error::ConnectionError(_)) {
-            self.0.trip("a connection could not be opened");
-        } else {
-            tracing::debug!(error = %error, "a new connection was refused its settings");
-        }
+        tracing::debug!(error = %error, "the pool could not open a connection");
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
-use super::breaker::{Breaker, TripOnConnectError};
+use super::breaker::{Breaker, LogPoolError};
 use super::writer::Writer;
 use super::{DatabaseUrl, DbConn, StorageError, moderation};
 
@@ -45,9 +45,11 @@ impl PoolOptions {
 }
 
 /// Opens connections for the pool, always of the backend the URL names (diesel's
-/// generated `establish` would try every backend in turn and lose the real error).
+/// generated `establish` would try every backend in turn and lose the real
+/// error), and trips the breaker when one cannot be opened.
 struct Manager {
     url: DatabaseUrl,
+    breaker: Arc<Breaker>,
 }
 
 impl ManageConnection for Manager {
@@ -55,7 +57,14 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        self.url.establish().map_err(r2d2::Error::ConnectionError)
+        // An attempt that began before the database came back (it waited out
+        // `connect_timeout` through the outage) says nothing about it now.
+        let epoch = self.breaker.epoch();
+        self.url.establish().map_err(|err| {
+            self.breaker
+                .trip_unless_recovered(epoch, "a connection could not be opened");
+            r2d2::Error::ConnectionError(err)
+        })
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
@@ -174,11 +183,14 @@ impl Database {
             .max_size(options.max_size)
             .min_idle(Some(0))
             .connection_timeout(options.timeout)
-            .error_handler(Box::new(TripOnConnectError(breaker.clone())))
+            .error_handler(Box::new(LogPoolError))
             .connection_customizer(Box::new(Customizer {
                 busy_timeout_ms: options.timeout.as_millis(),
             }))
-            .build_unchecked(Manager { url: url.clone() });
+            .build_unchecked(Manager {
+                url: url.clone(),
+                breaker: breaker.clone(),
+            });
         let write_batches = Histogram::new(exponential_buckets(1.0, 2.0, 7));
         let writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| {
             let connect_url = url.clone();
@@ -287,6 +299,7 @@ impl Database {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(unreachable());
         }
+        let epoch = self.breaker.epoch();
         // Held by the blocking call until it returns, however long the caller
         // waits: a frozen database can hold only so many threads.
         let permit = self.waiting.clone().try_acquire_owned().map_err(|_| {
@@ -306,7 +319,8 @@ impl Database {
             Ok(joined) => joined.map_err(|err| StorageError::TaskFailed(err.to_string()))?,
             Err(_) => {
                 self.timed_out.fetch_add(1, Ordering::Relaxed);
-                self.breaker.trip("a database call did not finish in time");
+                self.breaker
+                    .trip_unless_recovered(epoch, "a database call did not finish in time");
                 Err(StorageError::Unavailable(
                     "the database did not answer in time".into(),
                 ))
@@ -362,6 +376,7 @@ impl Database {
     /// # Errors
     /// [`StorageError::Unavailable`] when it does not, or not in time.
     pub async fn ping(&self, within: Duration) -> Result<(), StorageError> {
+        let epoch = self.breaker.epoch();
         let ping = self.run(|conn| {
             conn.batch_execute("SELECT 1 FROM comments WHERE 1 = 0")
                 .map_err(|err| StorageError::Unavailable(err.to_string()))
@@ -372,7 +387,7 @@ impl Database {
                 // Nothing reachable takes that long for no rows: treat it as
                 // down (the probe closes the breaker as soon as it answers).
                 self.breaker
-                    .trip("the readiness check did not answer in time");
+                    .trip_unless_recovered(epoch, "the readiness check did not answer in time");
                 Err(StorageError::Unavailable(format!(
                     "the database did not answer within {within:?}"
                 )))
