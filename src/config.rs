@@ -157,6 +157,18 @@ pub struct Settings {
     )]
     pub min_examples_per_class: usize,
 
+    /// Queue a training job by itself once this many labelled examples
+    /// (moderators' decisions, imports, Akismet reports) were added since the
+    /// last job; 0 trains only when asked. The gate still decides whether the
+    /// new model becomes active.
+    #[arg(
+        long,
+        global = true,
+        env = "REPLYGUARD_RETRAIN_AFTER_LABELS",
+        default_value_t = 50
+    )]
+    pub retrain_after_labels: usize,
+
     /// Model artifact to score with [default: the model shipped in the binary,
     /// `models/spam_nb-v1.json`].
     #[arg(long, global = true, env = "REPLYGUARD_MODEL_PATH")]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::cache::{ActiveModel, POLL_INTERVAL};
 use crate::metrics::{Metrics, OutcomeLabels};
-use crate::retrain::{BaseData, train_candidate};
+use crate::retrain::{ActivatePolicy, BaseData, TrainParams, queue_job, train_candidate};
 use crate::storage::models::{self, JobRecord, JobResult};
 use crate::storage::{Database, DbConn, StorageError};
 
@@ -24,6 +24,8 @@ use crate::storage::{Database, DbConn, StorageError};
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
 /// A `running` job silent for longer than this is marked failed.
 const STALE_AFTER: Duration = Duration::from_secs(20);
+/// How many rounds pass between two looks for enough new labels to retrain.
+const AUTO_RETRAIN_EVERY: u32 = 5;
 
 /// Runs this instance's share of the training jobs.
 pub struct JobRunner {
@@ -32,6 +34,9 @@ pub struct JobRunner {
     min_per_class: usize,
     metrics: Arc<Metrics>,
     base: BaseData,
+    /// Queue a job by itself after this many new labels (0: never).
+    retrain_after: usize,
+    rounds: std::sync::atomic::AtomicU32,
 }
 
 impl JobRunner {
@@ -59,7 +64,22 @@ impl JobRunner {
             min_per_class,
             metrics,
             base,
+            retrain_after: 0,
+            rounds: std::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// The same runner, queueing a job by itself once `labels` labelled
+    /// examples were added since the last one (0: never).
+    #[must_use]
+    pub fn retraining_after(self: Arc<Self>, labels: usize) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut runner) => {
+                runner.retrain_after = labels;
+                Arc::new(runner)
+            }
+            Err(shared) => shared,
+        }
     }
 
     /// Starts the worker: a thread of its own, so that a long training job
@@ -108,8 +128,42 @@ impl JobRunner {
                 "training jobs interrupted by a stopped process were marked failed"
             );
         }
+        let round = self.rounds.fetch_add(1, Ordering::Relaxed);
+        if self.retrain_after > 0 && round.is_multiple_of(AUTO_RETRAIN_EVERY) {
+            self.queue_if_enough_new_labels(conn)?;
+        }
         self.run_next_job_on(conn)?;
         Ok(())
+    }
+
+    /// Queues a training job when enough labelled examples arrived since the
+    /// last one, under the training lock so that instances sharing the
+    /// database queue one job between them.
+    fn queue_if_enough_new_labels(&self, conn: &mut DbConn) -> Result<(), StorageError> {
+        if !models::try_lock_training(conn)? {
+            return Ok(());
+        }
+        let queued = (|| {
+            let added = crate::storage::training::added_since_last_job(conn)?;
+            if usize::try_from(added).unwrap_or(0) < self.retrain_after
+                || models::has_queued_job(conn)?
+            {
+                return Ok(());
+            }
+            let params = TrainParams {
+                include_base_data: true,
+                activate: ActivatePolicy::IfBetter,
+            };
+            match queue_job(conn, params, self.min_per_class)? {
+                Ok(job_id) => {
+                    tracing::info!(job_id, added, "training job queued after new labels");
+                }
+                Err(why) => tracing::debug!(reason = %why, "no automatic retrain yet"),
+            }
+            Ok(())
+        })();
+        models::unlock_training(conn)?;
+        queued
     }
 
     /// Claims and runs the next queued job, if any and no instance is

@@ -59,6 +59,25 @@ pub fn label_comment(
     Ok(())
 }
 
+/// Labelled examples stored since the newest training job was queued (all of
+/// them when none ever was): what an automatic retrain waits for.
+///
+/// # Errors
+/// Any database failure.
+pub fn added_since_last_job(conn: &mut DbConn) -> Result<i64, StorageError> {
+    use super::schema::training_jobs;
+    let last: Option<NaiveDateTime> = training_jobs::table
+        .select(diesel::dsl::max(training_jobs::created_at))
+        .first(conn)?;
+    Ok(match last {
+        Some(last) => training_examples::table
+            .filter(training_examples::created_at.gt(last))
+            .count()
+            .get_result(conn)?,
+        None => training_examples::table.count().get_result(conn)?,
+    })
+}
+
 /// Removes a comment's label, if any.
 ///
 /// # Errors

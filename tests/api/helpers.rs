@@ -139,6 +139,9 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
     settings.read_rate_limit_per_minute = 0;
     settings.moderation_keys_file = None;
     settings.disallowed_keys_file = None;
+    // Training jobs start only when a test asks (the automatic retrain has
+    // its own test).
+    settings.retrain_after_labels = 0;
     settings
 }
 

@@ -9,7 +9,7 @@ use replyguard::storage::schema::training_jobs;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 both_backends!(
     train_activate_score_and_roll_back_across_two_instances,
@@ -17,6 +17,7 @@ both_backends!(
     training_needs_enough_examples_of_each_class,
     a_job_interrupted_by_a_restart_is_reported_failed,
     job_timestamps_come_from_the_database_clock_in_utc,
+    a_retrain_starts_by_itself_after_enough_new_labels,
 );
 
 /// Real labelled comments: the first `n` of each class in the YouTube test split.
@@ -301,5 +302,62 @@ async fn job_timestamps_come_from_the_database_clock_in_utc(backend: Backend) {
     assert!(
         before - slack <= now && now <= after + slack,
         "database clock {now} is not UTC between {before} and {after}"
+    );
+}
+
+/// Moderators' decisions are labels; after `REPLYGUARD_RETRAIN_AFTER_LABELS`
+/// of them a training job starts by itself (SPEC is silent; issue #12), and
+/// not before.
+async fn a_retrain_starts_by_itself_after_enough_new_labels(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.retrain_after_labels = 6;
+        s.min_examples_per_class = 3;
+    })
+    .await;
+    let rows = youtube_rows(3);
+    let mut ids = Vec::new();
+    for (n, (text, _)) in rows.iter().enumerate() {
+        let reply = app
+            .submit(json!({"content": text, "author_email": format!("auto{n}@example.com")}))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        ids.push(reply.json()["id"].as_i64().unwrap());
+    }
+    // Five labels: one short of the threshold.
+    for (id, (_, spam)) in ids.iter().zip(&rows).take(5) {
+        app.moderate(*id, if *spam { "spam" } else { "approved" })
+            .await;
+    }
+    // The worker looks every 10 s: give it more than one look.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let none = app.as_admin("GET", "/api/v1/admin/jobs/1", None).await;
+    assert_eq!(
+        none.status,
+        404,
+        "no job before six labels: {}",
+        none.text()
+    );
+
+    let (last, (_, spam)) = (ids[5], &rows[5]);
+    app.moderate(last, if *spam { "spam" } else { "approved" })
+        .await;
+    let mut job = Value::Null;
+    for _ in 0..120 {
+        job = app
+            .as_admin("GET", "/api/v1/admin/jobs/1", None)
+            .await
+            .json();
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["reason"].is_string(), "the gate's verdict: {job}");
+    let mut conn = app.conn();
+    assert_eq!(
+        replyguard::storage::training::added_since_last_job(&mut conn).unwrap(),
+        0,
+        "the next automatic job waits for six more labels"
     );
 }
