@@ -12,16 +12,19 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::classifier::ScoringInput;
 use crate::domain::links::count_links;
 use crate::domain::submission::{Refusal, flood_retry_after, parent_refused};
-use crate::domain::{CommentDraft, CommentId, RawComment, Signals, Status, decide};
+use crate::domain::{
+    CommentDraft, CommentId, Decision, ModerationPolicy, RawComment, Signals, Status, Thresholds,
+    decide,
+};
 use crate::metrics::{OutcomeLabels, ReasonLabels};
 use crate::state::AppState;
 use crate::storage::records::NewCommentRecord;
-use crate::storage::{self, Constraint, StorageError, comments};
+use crate::storage::{self, Constraint, DbConn, StorageError, comments};
 
 /// Who sent a submission: recorded with the comment.
 #[derive(Debug, Clone, Default)]
@@ -103,82 +106,33 @@ pub async fn submit(
     let model_version = model.version().to_owned();
     let fingerprints = draft.content.fingerprints();
 
-    let stored = state
-        .db
-        .write(move |conn| {
-            Ok(storage::transaction(
-                conn,
-                |conn| -> Result<_, SubmitError> {
-                    let email = draft.author_email.as_str();
-                    let post_id = draft.post_id.as_str();
-                    let parent_id = draft.parent_id.map(|p| p.0);
-                    // The IP lock serves flood control only: without it, every
-                    // submission from one address (a proxy not trusted) would wait
-                    // on one lock for nothing.
-                    let ip_lock = ip.as_deref().filter(|_| flood_seconds > 0);
-                    comments::lock_submitter(conn, ip_lock, email)?;
-                    if let Some(parent) = draft.parent_id
-                        && !comments::is_approved_in_post(conn, parent, post_id)?
-                    {
-                        return Err(parent_refused().into());
-                    }
-                    if comments::find_duplicate(conn, post_id, parent_id, email, &fingerprints)?
-                        .is_some()
-                    {
-                        return Err(Refusal::Duplicate.into());
-                    }
-                    let now = storage::database_now(conn)?;
-                    if flood_seconds > 0 {
-                        let latest = comments::latest_from(conn, ip.as_deref(), email)?;
-                        if let Some(retry_after) = flood_retry_after(now, latest, flood_seconds) {
-                            return Err(Refusal::TooSoon { retry_after }.into());
-                        }
-                    }
-                    let decision = decide(
-                        &Signals {
-                            known_author: comments::has_approved_by_email(conn, email)?,
-                            ..signals
-                        },
-                        thresholds,
-                        policy,
-                    );
-                    let reasons =
-                        serde_json::to_string(&decision.reasons).map_err(StorageError::Encode)?;
-                    let id = comments::insert(
-                        conn,
-                        &NewCommentRecord {
-                            post_id,
-                            parent_id,
-                            status: decision.status.as_str(),
-                            author_name: draft.author_name.as_str(),
-                            author_email: email,
-                            author_url: draft.author_url.as_ref().map(|u| u.as_str()),
-                            content: draft.content.as_str(),
-                            permalink: draft.permalink.as_ref().map(|p| p.as_str()),
-                            ip: ip.as_deref(),
-                            user_agent: submitter.user_agent.as_deref(),
-                            referrer: submitter.referrer.as_deref(),
-                            spam_score: Some(score.spam_probability),
-                            model_version: Some(&model_version),
-                            reasons: &reasons,
-                            created_at: now,
-                            updated_at: now,
-                            content_fingerprint: &fingerprints[0],
-                        },
-                    )?;
-                    Ok((
-                        Accepted {
-                            id,
-                            post_id: post_id.to_owned(),
-                            status: decision.status,
-                            created_at: now.and_utc(),
-                        },
-                        decision.reasons,
-                    ))
-                },
-            ))
-        })
-        .await?;
+    let prepared = Prepared {
+        draft,
+        submitter,
+        ip,
+        signals,
+        thresholds,
+        policy,
+        flood_seconds,
+        model_version,
+        fingerprints,
+        score: score.spam_probability,
+    };
+    let stored = if matches!(state.db.url(), storage::DatabaseUrl::Postgres(_)) {
+        state
+            .db
+            .run(move |conn| store_in_one_statement(conn, prepared))
+            .await?
+    } else {
+        state
+            .db
+            .write(move |conn| {
+                Ok(storage::transaction(conn, |conn| {
+                    store_in_transaction(conn, prepared)
+                }))
+            })
+            .await?
+    };
     let (accepted, reasons) = match stored {
         // The parent was erased between the check and the insert.
         Err(SubmitError::Storage(StorageError::Constraint(Constraint::ForeignKey))) => {
@@ -218,4 +172,145 @@ pub async fn submit(
     span.record("status", accepted.status.as_str());
     tracing::info!("comment stored");
     Ok(accepted)
+}
+
+/// A submission validated and scored, ready for the checks that read the
+/// database and the insert.
+struct Prepared {
+    draft: CommentDraft,
+    submitter: Submitter,
+    ip: Option<String>,
+    signals: Signals,
+    thresholds: Thresholds,
+    policy: ModerationPolicy,
+    flood_seconds: u64,
+    model_version: String,
+    fingerprints: Vec<String>,
+    score: f64,
+}
+
+impl Prepared {
+    /// The row to insert with `status` and `reasons` (JSON), made at `now`.
+    fn row<'a>(
+        &'a self,
+        status: Status,
+        reasons: &'a str,
+        now: NaiveDateTime,
+    ) -> NewCommentRecord<'a> {
+        let draft = &self.draft;
+        NewCommentRecord {
+            post_id: draft.post_id.as_str(),
+            parent_id: draft.parent_id.map(|p| p.0),
+            status: status.as_str(),
+            author_name: draft.author_name.as_str(),
+            author_email: draft.author_email.as_str(),
+            author_url: draft.author_url.as_ref().map(|u| u.as_str()),
+            content: draft.content.as_str(),
+            permalink: draft.permalink.as_ref().map(|p| p.as_str()),
+            ip: self.ip.as_deref(),
+            user_agent: self.submitter.user_agent.as_deref(),
+            referrer: self.submitter.referrer.as_deref(),
+            spam_score: Some(self.score),
+            model_version: Some(&self.model_version),
+            reasons,
+            created_at: now,
+            updated_at: now,
+            content_fingerprint: &self.fingerprints[0],
+        }
+    }
+
+    fn accepted(&self, id: CommentId, decision: Decision, at: NaiveDateTime) -> Stored {
+        Ok((
+            Accepted {
+                id,
+                post_id: self.draft.post_id.as_str().to_owned(),
+                status: decision.status,
+                created_at: at.and_utc(),
+            },
+            decision.reasons,
+        ))
+    }
+}
+
+/// A stored comment with the reasons for its status, or why it was refused.
+type Stored = Result<(Accepted, Vec<String>), SubmitError>;
+
+/// PostgreSQL: one round trip ([`comments::submit_in_one_statement`]). The
+/// decision is made for both answers to "is this a known author?" and the
+/// database stores the one that holds.
+fn store_in_one_statement(conn: &mut DbConn, p: Prepared) -> Result<Stored, StorageError> {
+    let known = decide(
+        &Signals {
+            known_author: true,
+            ..p.signals.clone()
+        },
+        p.thresholds,
+        p.policy,
+    );
+    let new = decide(&p.signals, p.thresholds, p.policy);
+    let reasons_known = serde_json::to_string(&known.reasons).map_err(StorageError::Encode)?;
+    let reasons_new = serde_json::to_string(&new.reasons).map_err(StorageError::Encode)?;
+    let answer = comments::submit_in_one_statement(
+        conn,
+        &comments::OneStatement {
+            // The database sets the times, by its own clock.
+            row: p.row(new.status, &reasons_new, storage::now()),
+            status_known: known.status.as_str(),
+            reasons_known: &reasons_known,
+            lock_ip: p.flood_seconds > 0,
+            fingerprints: &p.fingerprints,
+            flood_seconds: p.flood_seconds,
+        },
+    )?;
+    Ok(match answer {
+        comments::Submitted::Stored {
+            id,
+            created_at,
+            known_author,
+        } => p.accepted(id, if known_author { known } else { new }, created_at),
+        comments::Submitted::ParentRefused => Err(parent_refused().into()),
+        comments::Submitted::Duplicate => Err(Refusal::Duplicate.into()),
+        comments::Submitted::Flooded { now, latest } => {
+            let retry_after = flood_retry_after(now, Some(latest), p.flood_seconds).unwrap_or(1);
+            Err(Refusal::TooSoon { retry_after }.into())
+        }
+    })
+}
+
+/// SQLite (inside the writer's transaction): the same checks, one query each,
+/// holding the write lock.
+fn store_in_transaction(conn: &mut DbConn, p: Prepared) -> Stored {
+    let email = p.draft.author_email.as_str();
+    let post_id = p.draft.post_id.as_str();
+    let parent_id = p.draft.parent_id.map(|id| id.0);
+    // The IP lock serves flood control only: without it, every submission
+    // from one address (a proxy not trusted) would wait on one lock for nothing.
+    let ip_lock = p.ip.as_deref().filter(|_| p.flood_seconds > 0);
+    comments::lock_submitter(conn, ip_lock, email)?;
+    if let Some(parent) = p.draft.parent_id
+        && !comments::is_approved_in_post(conn, parent, post_id)?
+    {
+        return Err(parent_refused().into());
+    }
+    if comments::find_duplicate(conn, post_id, parent_id, email, &p.fingerprints)?.is_some() {
+        return Err(Refusal::Duplicate.into());
+    }
+    let now = storage::database_now(conn)?;
+    if p.flood_seconds > 0 {
+        let latest = comments::latest_from(conn, p.ip.as_deref(), email)?;
+        if let Some(retry_after) = flood_retry_after(now, latest, p.flood_seconds) {
+            return Err(Refusal::TooSoon { retry_after }.into());
+        }
+    }
+    let decision = decide(
+        &Signals {
+            known_author: comments::has_approved_by_email(conn, email)?,
+            ..p.signals.clone()
+        },
+        p.thresholds,
+        p.policy,
+    );
+    let reasons = serde_json::to_string(&decision.reasons).map_err(StorageError::Encode)?;
+    let id = comments::insert(conn, &p.row(decision.status, &reasons, now))?;
+    p.accepted(id, decision, now)
 }

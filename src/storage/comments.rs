@@ -246,3 +246,119 @@ pub fn latest_from(
     };
     Ok(by_email.max(by_ip))
 }
+
+/// What [`submit_in_one_statement`] needs beyond the row itself.
+#[derive(Debug)]
+pub struct OneStatement<'a> {
+    /// The row as stored for an author with no approved comment yet.
+    pub row: NewCommentRecord<'a>,
+    /// Status and reasons (JSON) when the author is known.
+    pub status_known: &'a str,
+    pub reasons_known: &'a str,
+    /// Lock the client IP too (flood control is on).
+    pub lock_ip: bool,
+    /// Every fingerprint an earlier copy of the text may be stored under.
+    pub fingerprints: &'a [String],
+    pub flood_seconds: u64,
+}
+
+/// What the database made of a submission sent in one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    Stored {
+        id: CommentId,
+        created_at: NaiveDateTime,
+        known_author: bool,
+    },
+    /// The reply target is not an approved comment of the post.
+    ParentRefused,
+    Duplicate,
+    /// Too soon after `latest` (both times by the database's clock).
+    Flooded {
+        now: NaiveDateTime,
+        latest: NaiveDateTime,
+    },
+}
+
+/// PostgreSQL: the submitter's locks, the reply-target, duplicate and flood
+/// checks, the known-author fact and the insert in one round trip (the
+/// `replyguard_submit` function, installed by a migration), with the same
+/// guarantees as [`lock_submitter`] and the separate checks in a transaction.
+///
+/// # Errors
+/// Any database failure (a parent erased meanwhile is a foreign-key
+/// [`super::Constraint`]); [`StorageError::Corrupt`] on SQLite.
+pub fn submit_in_one_statement(
+    conn: &mut DbConn,
+    s: &OneStatement<'_>,
+) -> Result<Submitted, StorageError> {
+    use diesel::sql_types::{Array, BigInt, Bool, Double, Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = Text)]
+        outcome: String,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        id: Option<i64>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        created_at: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        latest: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Bool>)]
+        known_author: Option<bool>,
+    }
+    let DbConn::Pg(pg) = conn else {
+        return Err(StorageError::Corrupt(
+            "one-statement submissions are PostgreSQL's".into(),
+        ));
+    };
+    let row = &s.row;
+    let mut keys = vec![submitter_key("email", &row.author_email.to_lowercase())];
+    if let Some(ip) = row.ip.filter(|_| s.lock_ip) {
+        keys.push(submitter_key("ip", ip));
+    }
+    keys.sort_unstable();
+    let answer: Answer = diesel::sql_query(
+        "SELECT * FROM replyguard_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind::<Array<BigInt>, _>(&keys)
+    .bind::<Text, _>(row.post_id)
+    .bind::<Nullable<BigInt>, _>(row.parent_id)
+    .bind::<Text, _>(row.author_email)
+    .bind::<Nullable<Text>, _>(row.ip)
+    .bind::<Array<Text>, _>(s.fingerprints)
+    .bind::<BigInt, _>(i64::try_from(s.flood_seconds).unwrap_or(i64::MAX))
+    .bind::<Text, _>(s.status_known)
+    .bind::<Text, _>(s.reasons_known)
+    .bind::<Text, _>(row.status)
+    .bind::<Text, _>(row.reasons)
+    .bind::<Text, _>(row.author_name)
+    .bind::<Nullable<Text>, _>(row.author_url)
+    .bind::<Text, _>(row.content)
+    .bind::<Nullable<Text>, _>(row.permalink)
+    .bind::<Nullable<Text>, _>(row.user_agent)
+    .bind::<Nullable<Text>, _>(row.referrer)
+    .bind::<Nullable<Double>, _>(row.spam_score)
+    .bind::<Nullable<Text>, _>(row.model_version)
+    .bind::<Text, _>(row.content_fingerprint)
+    .get_result(pg)?;
+    let missing = || StorageError::Corrupt("replyguard_submit answered without a value".into());
+    Ok(match answer.outcome.as_str() {
+        "stored" => Submitted::Stored {
+            id: CommentId(answer.id.ok_or_else(missing)?),
+            created_at: answer.created_at.ok_or_else(missing)?,
+            known_author: answer.known_author.unwrap_or(false),
+        },
+        "parent" => Submitted::ParentRefused,
+        "duplicate" => Submitted::Duplicate,
+        "flood" => Submitted::Flooded {
+            now: answer.created_at.ok_or_else(missing)?,
+            latest: answer.latest.ok_or_else(missing)?,
+        },
+        other => {
+            return Err(StorageError::Corrupt(format!(
+                "replyguard_submit answered {other:?}"
+            )));
+        }
+    })
+}
