@@ -29,7 +29,13 @@ CREATE FUNCTION replyguard_submit(
     p_model_version  TEXT,
     p_fingerprint    TEXT
 ) RETURNS TABLE (outcome TEXT, id BIGINT, created_at TIMESTAMP, latest TIMESTAMP, known_author BOOLEAN)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plan each statement for its own arguments. A session's cached generic plan
+-- is chosen while the table is small (a sequential scan is cheapest then) and
+-- kept as it grows: measured, calls went from 0.5 ms to 100-600 ms at 30,000
+-- comments, and this setting brought them back (2,000 submissions/s).
+SET plan_cache_mode = force_custom_plan
+AS $$
 DECLARE
     lock_key BIGINT;
     now_utc  TIMESTAMP;
