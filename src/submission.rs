@@ -261,7 +261,14 @@ fn store_in_one_statement(conn: &mut DbConn, p: Prepared) -> Result<Stored, Stor
             fingerprints: &p.fingerprints,
             flood_seconds: p.flood_seconds,
         },
-    )?;
+    );
+    let answer = match answer {
+        // The parent was erased between the check and the insert.
+        Err(StorageError::Constraint(Constraint::ForeignKey)) => {
+            return Ok(Err(parent_refused().into()));
+        }
+        other => other?,
+    };
     Ok(match answer {
         comments::Submitted::Stored {
             id,

@@ -262,6 +262,9 @@ pub struct OneStatement<'a> {
     pub flood_seconds: u64,
 }
 
+/// The longest flood interval sent to PostgreSQL: a century.
+const FLOOD_SECONDS_CAP: u64 = 100 * 366 * 24 * 3600;
+
 /// What the database made of a submission sent in one statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
@@ -317,6 +320,9 @@ pub fn submit_in_one_statement(
         keys.push(submitter_key("ip", ip));
     }
     keys.sort_unstable();
+    // An interval beyond about 292,000 years overflows PostgreSQL's; a century
+    // is as long as forever here.
+    let flood_seconds = i64::try_from(s.flood_seconds.min(FLOOD_SECONDS_CAP)).unwrap_or(i64::MAX);
     let answer: Answer = diesel::sql_query(
         "SELECT * FROM replyguard_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17, $18, $19, $20)",
@@ -327,7 +333,7 @@ pub fn submit_in_one_statement(
     .bind::<Text, _>(row.author_email)
     .bind::<Nullable<Text>, _>(row.ip)
     .bind::<Array<Text>, _>(s.fingerprints)
-    .bind::<BigInt, _>(i64::try_from(s.flood_seconds).unwrap_or(i64::MAX))
+    .bind::<BigInt, _>(flood_seconds)
     .bind::<Text, _>(s.status_known)
     .bind::<Text, _>(s.reasons_known)
     .bind::<Text, _>(row.status)

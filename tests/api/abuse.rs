@@ -12,6 +12,7 @@ both_backends!(
     duplicate_form_post_gets_an_html_page_with_409,
     flood_from_one_ip_is_429_with_retry_after,
     flood_from_one_email_across_ips_is_429,
+    an_enormous_flood_interval_still_accepts_a_first_comment,
     forged_forwarded_for_does_not_escape_flood_control,
     rejected_requests_do_not_count_for_flood_control,
     flood_control_holds_across_two_instances_on_one_database,
@@ -121,6 +122,20 @@ async fn flood_from_one_ip_is_429_with_retry_after(backend: Backend) {
         form.text()
     );
     assert_eq!(app.stored_count(), 1);
+}
+
+/// `REPLYGUARD_FLOOD_SECONDS` far beyond any database interval: a first
+/// comment is still stored and the next refused (PostgreSQL's intervals end at
+/// about 292,000 years).
+async fn an_enormous_flood_interval_still_accepts_a_first_comment(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.flood_seconds = u64::MAX / 2).await;
+    let first = app.submit(json!({"author_email": "a@example.com"})).await;
+    let second = app
+        .submit(json!({"author_email": "a@example.com", "content": "Another thought."}))
+        .await;
+
+    assert_eq!(first.status, 201, "{}", first.text());
+    second.assert_error(429, "too_many_requests");
 }
 
 async fn flood_from_one_email_across_ips_is_429(backend: Backend) {
