@@ -568,9 +568,11 @@
   }
 
   function loadKeywords() {
+    $("keywords-fields").disabled = true;
     return api("GET", "/settings/keywords").then(function (lists) {
       $("moderation-keys").value = lists.moderation_keys.join("\n");
       $("disallowed-keys").value = lists.disallowed_keys.join("\n");
+      $("keywords-fields").disabled = false;
     }, function (err) {
       $("keywords-status").textContent = "The lists could not be loaded: " + err.message;
     });
@@ -583,6 +585,7 @@
   function saveKeywords(event) {
     event.preventDefault();
     $("keywords-status").textContent = "Saving…";
+    $("keywords-fields").disabled = true;
     api("PUT", "/settings/keywords", {
       moderation_keys: lines($("moderation-keys").value),
       disallowed_keys: lines($("disallowed-keys").value)
@@ -590,8 +593,10 @@
       $("moderation-keys").value = lists.moderation_keys.join("\n");
       $("disallowed-keys").value = lists.disallowed_keys.join("\n");
       $("keywords-status").textContent = "Saved. Every instance applies the lists within a few seconds.";
+      $("keywords-fields").disabled = false;
     }, function (err) {
       $("keywords-status").textContent = "Not saved: " + err.message;
+      $("keywords-fields").disabled = false;
     });
   }
 
