@@ -34,9 +34,6 @@ pub struct JobRunner {
     min_per_class: usize,
     metrics: Arc<Metrics>,
     base: BaseData,
-    /// Queue a job by itself after this many new labels (0: never).
-    retrain_after: usize,
-    rounds: std::sync::atomic::AtomicU32,
 }
 
 impl JobRunner {
@@ -64,29 +61,18 @@ impl JobRunner {
             min_per_class,
             metrics,
             base,
-            retrain_after: 0,
-            rounds: std::sync::atomic::AtomicU32::new(0),
         })
-    }
-
-    /// The same runner, queueing a job by itself once `labels` labelled
-    /// examples were added since the last one (0: never).
-    #[must_use]
-    pub fn retraining_after(self: Arc<Self>, labels: usize) -> Arc<Self> {
-        match Arc::try_unwrap(self) {
-            Ok(mut runner) => {
-                runner.retrain_after = labels;
-                Arc::new(runner)
-            }
-            Err(shared) => shared,
-        }
     }
 
     /// Starts the worker: a thread of its own, so that a long training job
     /// neither occupies the runtime's blocking pool nor holds up shutdown. It
     /// lives as long as the current runtime does (the runtime holds the only
     /// strong handle), so a stopped server, or a test's, leaves no worker behind.
-    pub fn spawn(self: &Arc<Self>) {
+    ///
+    /// Every fifth round (10 s) it queues a job by itself once
+    /// `retrain_after` labelled examples were added since the last one (0:
+    /// never).
+    pub fn spawn(self: &Arc<Self>, retrain_after: usize) {
         let worker = Arc::downgrade(self);
         let owner = self.clone();
         actix_web::rt::spawn(async move {
@@ -97,16 +83,18 @@ impl JobRunner {
             .name("replyguard-jobs".into())
             .spawn(move || {
                 let mut conn: Option<DbConn> = None;
+                let mut round: u32 = 0;
                 loop {
                     std::thread::sleep(POLL_INTERVAL);
                     let Some(runner) = worker.upgrade() else {
                         return;
                     };
-                    if let Err(err) = runner.tick(&mut conn) {
+                    if let Err(err) = runner.tick(&mut conn, retrain_after, round) {
                         // Reconnect next round: the connection may be broken.
                         tracing::warn!(error = %err, "training job check failed");
                         conn = None;
                     }
+                    round = round.wrapping_add(1);
                 }
             });
         if let Err(err) = started {
@@ -115,7 +103,12 @@ impl JobRunner {
     }
 
     /// One round of the worker (blocking).
-    fn tick(&self, conn: &mut Option<DbConn>) -> Result<(), StorageError> {
+    fn tick(
+        &self,
+        conn: &mut Option<DbConn>,
+        retrain_after: usize,
+        round: u32,
+    ) -> Result<(), StorageError> {
         let conn = match conn {
             Some(conn) => conn,
             None => conn.insert(self.db.dedicated_connection()?),
@@ -128,9 +121,8 @@ impl JobRunner {
                 "training jobs interrupted by a stopped process were marked failed"
             );
         }
-        let round = self.rounds.fetch_add(1, Ordering::Relaxed);
-        if self.retrain_after > 0 && round.is_multiple_of(AUTO_RETRAIN_EVERY) {
-            self.queue_if_enough_new_labels(conn)?;
+        if retrain_after > 0 && round.is_multiple_of(AUTO_RETRAIN_EVERY) {
+            self.queue_if_enough_new_labels(conn, retrain_after)?;
         }
         self.run_next_job_on(conn)?;
         Ok(())
@@ -139,14 +131,17 @@ impl JobRunner {
     /// Queues a training job when enough labelled examples arrived since the
     /// last one, under the training lock so that instances sharing the
     /// database queue one job between them.
-    fn queue_if_enough_new_labels(&self, conn: &mut DbConn) -> Result<(), StorageError> {
+    fn queue_if_enough_new_labels(
+        &self,
+        conn: &mut DbConn,
+        retrain_after: usize,
+    ) -> Result<(), StorageError> {
         if !models::try_lock_training(conn)? {
             return Ok(());
         }
         let queued = (|| {
             let added = crate::storage::training::added_since_last_job(conn)?;
-            if usize::try_from(added).unwrap_or(0) < self.retrain_after
-                || models::has_queued_job(conn)?
+            if usize::try_from(added).unwrap_or(0) < retrain_after || models::has_queued_job(conn)?
             {
                 return Ok(());
             }

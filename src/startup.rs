@@ -251,8 +251,7 @@ fn start_background_work(state: &web::Data<AppState>) {
         state.settings.min_examples_per_class,
         state.metrics.clone(),
     )
-    .retraining_after(state.settings.retrain_after_labels)
-    .spawn();
+    .spawn(state.settings.retrain_after_labels);
     // The queue depth for /metrics: one count every 30 s per instance, never
     // one per scrape.
     let state = state.clone();
