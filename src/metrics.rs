@@ -142,7 +142,7 @@ impl Metrics {
         );
         registry.register(
             "write_batch_size",
-            "Writes SQLite's one writer committed together, per commit (group commit; empty on PostgreSQL)",
+            "Writes committed together, per commit (group commit: SQLite's one writer, PostgreSQL's submissions)",
             db.write_batches(),
         );
         registry.register_collector(Box::new(PoolCollector(db)));

@@ -22,7 +22,7 @@ use crate::jobs::JobRunner;
 use crate::metrics::Metrics;
 use crate::routes::{self, limits};
 use crate::state::AppState;
-use crate::storage::{self, Database, StorageError};
+use crate::storage::{self, Database, DatabaseUrl, StorageError, submissions};
 use crate::telemetry::RequestSpan;
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -63,8 +63,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let submissions =
+            matches!(db.url(), DatabaseUrl::Postgres(_)).then(|| submissions::queue(&db));
         let state = web::Data::new(AppState {
             db,
+            submissions,
             settings,
             model,
             keywords,

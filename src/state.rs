@@ -9,10 +9,14 @@ use crate::cache::{ActiveModel, KeywordCache, PublicCache};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::storage::Database;
+use crate::storage::submissions::SubmissionQueue;
 
 /// State shared by every worker.
 pub struct AppState {
     pub db: Database,
+    /// PostgreSQL's group commit of submissions; `None` on SQLite, whose one
+    /// writer batches every write ([`Database::write`]).
+    pub submissions: Option<SubmissionQueue>,
     pub settings: Arc<Settings>,
     /// The active model and its hot swap; a request takes one snapshot and
     /// finishes on it.

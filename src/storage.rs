@@ -12,6 +12,7 @@
 
 mod breaker;
 pub mod comments;
+mod group;
 pub mod models;
 pub mod moderation;
 pub mod pivot;
@@ -19,11 +20,13 @@ mod pool;
 pub mod records;
 pub mod schema;
 pub mod settings;
+pub mod submissions;
 pub mod tokens;
 pub mod training;
 mod url;
 pub mod writer;
 
+pub use group::Batcher;
 pub use pool::{Database, PoolOptions, PoolState};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 

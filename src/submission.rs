@@ -10,7 +10,7 @@
 //! clocks differ agree.
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -24,6 +24,7 @@ use crate::domain::{
 use crate::metrics::{OutcomeLabels, ReasonLabels};
 use crate::state::AppState;
 use crate::storage::records::NewCommentRecord;
+use crate::storage::submissions::{Submission, SubmissionQueue, Submitted};
 use crate::storage::{self, Constraint, DbConn, StorageError, comments};
 
 /// Who sent a submission: recorded with the comment.
@@ -118,11 +119,9 @@ pub async fn submit(
         fingerprints,
         score: score.spam_probability,
     };
-    let stored = if matches!(state.db.url(), storage::DatabaseUrl::Postgres(_)) {
-        state
-            .db
-            .run(move |conn| store_in_one_statement(conn, prepared))
-            .await?
+    let stored = if let Some(queue) = &state.submissions {
+        // PostgreSQL: committed together with what else is waiting.
+        store_in_one_statement(queue, state.db.call_patience() * 2, prepared).await?
     } else {
         state
             .db
@@ -235,10 +234,15 @@ impl Prepared {
 /// A stored comment with the reasons for its status, or why it was refused.
 type Stored = Result<(Accepted, Vec<String>), SubmitError>;
 
-/// PostgreSQL: one round trip ([`comments::submit_in_one_statement`]). The
-/// decision is made for both answers to "is this a known author?" and the
-/// database stores the one that holds.
-fn store_in_one_statement(conn: &mut DbConn, p: Prepared) -> Result<Stored, StorageError> {
+/// PostgreSQL: one statement for this submission and whatever else is
+/// waiting (group commit: [`submissions::queue`]). The decision is made for
+/// both answers to "is this a known author?" and the database stores the one
+/// that holds.
+async fn store_in_one_statement(
+    queue: &SubmissionQueue,
+    patience: Duration,
+    p: Prepared,
+) -> Result<Stored, StorageError> {
     let known = decide(
         &Signals {
             known_author: true,
@@ -248,21 +252,30 @@ fn store_in_one_statement(conn: &mut DbConn, p: Prepared) -> Result<Stored, Stor
         p.policy,
     );
     let new = decide(&p.signals, p.thresholds, p.policy);
-    let reasons_known = serde_json::to_string(&known.reasons).map_err(StorageError::Encode)?;
-    let reasons_new = serde_json::to_string(&new.reasons).map_err(StorageError::Encode)?;
-    let answer = comments::submit_in_one_statement(
-        conn,
-        &comments::OneStatement {
-            // The database sets the times, by its own clock.
-            row: p.row(new.status, &reasons_new, storage::now()),
-            status_known: known.status.as_str(),
-            reasons_known: &reasons_known,
-            lock_ip: p.flood_seconds > 0,
-            fingerprints: &p.fingerprints,
-            flood_seconds: p.flood_seconds,
-        },
-    );
-    let answer = match answer {
+    let draft = &p.draft;
+    let submission = Submission {
+        post_id: draft.post_id.as_str().to_owned(),
+        parent_id: draft.parent_id.map(|id| id.0),
+        email: draft.author_email.as_str().to_owned(),
+        ip: p.ip.clone(),
+        lock_ip: p.flood_seconds > 0,
+        fingerprints: p.fingerprints.clone(),
+        flood_seconds: p.flood_seconds,
+        status_known: known.status.as_str().to_owned(),
+        reasons_known: serde_json::to_string(&known.reasons).map_err(StorageError::Encode)?,
+        status_new: new.status.as_str().to_owned(),
+        reasons_new: serde_json::to_string(&new.reasons).map_err(StorageError::Encode)?,
+        author_name: draft.author_name.as_str().to_owned(),
+        author_url: draft.author_url.as_ref().map(|u| u.as_str().to_owned()),
+        content: draft.content.as_str().to_owned(),
+        permalink: draft.permalink.as_ref().map(|u| u.as_str().to_owned()),
+        user_agent: p.submitter.user_agent.clone(),
+        referrer: p.submitter.referrer.clone(),
+        spam_score: Some(p.score),
+        model_version: Some(p.model_version.clone()),
+        fingerprint: p.fingerprints[0].clone(),
+    };
+    let answer = match queue.submit(submission, patience).await {
         // The parent was erased between the check and the insert.
         Err(StorageError::Constraint(Constraint::ForeignKey)) => {
             return Ok(Err(parent_refused().into()));
@@ -270,14 +283,14 @@ fn store_in_one_statement(conn: &mut DbConn, p: Prepared) -> Result<Stored, Stor
         other => other?,
     };
     Ok(match answer {
-        comments::Submitted::Stored {
+        Submitted::Stored {
             id,
             created_at,
             known_author,
         } => p.accepted(id, if known_author { known } else { new }, created_at),
-        comments::Submitted::ParentRefused => Err(parent_refused().into()),
-        comments::Submitted::Duplicate => Err(Refusal::Duplicate.into()),
-        comments::Submitted::Flooded { now, latest } => {
+        Submitted::ParentRefused => Err(parent_refused().into()),
+        Submitted::Duplicate => Err(Refusal::Duplicate.into()),
+        Submitted::Flooded { now, latest } => {
             let retry_after = flood_retry_after(now, Some(latest), p.flood_seconds).unwrap_or(1);
             Err(Refusal::TooSoon { retry_after }.into())
         }

@@ -216,8 +216,8 @@ impl Database {
         }
     }
 
-    /// Sizes of the write batches SQLite's writer committed (for metrics;
-    /// always empty on PostgreSQL).
+    /// Sizes of the write batches committed together (for metrics): SQLite's
+    /// writer, and PostgreSQL's group commit of submissions.
     pub fn write_batches(&self) -> Histogram {
         self.write_batches.clone()
     }
@@ -261,6 +261,12 @@ impl Database {
                 ))
             }
         }
+    }
+
+    /// How long a call may take before its caller is answered 503: the pool
+    /// timeout and a second.
+    pub fn call_patience(&self) -> Duration {
+        self.timeout + CALL_GRACE
     }
 
     /// The pool's state now.

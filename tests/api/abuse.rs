@@ -453,3 +453,103 @@ async fn the_rules_hold_between_comments_sent_at_once(backend: Backend) {
     );
     assert_eq!(flooded.stored_count(), 1);
 }
+
+/// PostgreSQL's group commit, below HTTP (where which requests share a batch
+/// depends on timing): one batch keeps the rules between its rows as one
+/// after another, answers each in order, and a row the database refuses fails
+/// alone (the batch is sent again one row at a time).
+#[actix_web::test]
+async fn a_postgres_batch_keeps_the_rules_between_its_rows_and_a_bad_row_fails_alone() {
+    use replyguard::storage::StorageError;
+    use replyguard::storage::submissions::{Submission, Submitted, submit_batch};
+
+    if crate::helpers::skip_postgres() {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    let row = |email: &str, content: &str, flood_seconds: u64| Submission {
+        post_id: "batch".into(),
+        parent_id: None,
+        email: email.into(),
+        ip: Some("192.0.2.7".into()),
+        lock_ip: flood_seconds > 0,
+        fingerprints: vec![format!("fp-{content}")],
+        flood_seconds,
+        status_known: "approved".into(),
+        reasons_known: "[]".into(),
+        status_new: "pending".into(),
+        reasons_new: "[]".into(),
+        author_name: "Batch".into(),
+        author_url: None,
+        content: content.into(),
+        permalink: None,
+        user_agent: None,
+        referrer: None,
+        spam_score: Some(0.1),
+        model_version: None,
+        fingerprint: format!("fp-{content}"),
+    };
+    let stored =
+        |answer: &Result<Submitted, StorageError>| matches!(answer, Ok(Submitted::Stored { .. }));
+
+    let answers = submit_batch(
+        &mut app.conn(),
+        &[
+            row("a@example.com", "first", 0),
+            row("a@example.com", "first", 0),
+            row("b@example.com", "second", 0),
+        ],
+    );
+    assert!(stored(&answers[0]), "{answers:?}");
+    assert!(
+        matches!(answers[1], Ok(Submitted::Duplicate)),
+        "{answers:?}"
+    );
+    assert!(stored(&answers[2]), "{answers:?}");
+    assert_eq!(app.stored_count(), 2);
+
+    // Flood control between rows: an address new to the database sends three
+    // comments in one batch; the first is stored and the next two are flooded.
+    let from_new_ip = |email: &str, content: &str, flood_seconds: u64| Submission {
+        ip: Some("198.51.100.9".into()),
+        ..row(email, content, flood_seconds)
+    };
+    let answers = submit_batch(
+        &mut app.conn(),
+        &[
+            from_new_ip("c@example.com", "third", 60),
+            from_new_ip("d@example.com", "fourth", 60),
+            from_new_ip("e@example.com", "fifth", 60),
+        ],
+    );
+    assert!(stored(&answers[0]), "{answers:?}");
+    assert!(
+        matches!(answers[1], Ok(Submitted::Flooded { .. })),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[2], Ok(Submitted::Flooded { .. })),
+        "{answers:?}"
+    );
+    assert_eq!(app.stored_count(), 3);
+
+    // A status the table's CHECK refuses fails the statement; the others of
+    // its batch are stored all the same.
+    let mut bad = row("f@example.com", "sixth", 0);
+    bad.status_new = "bogus".into();
+    let answers = submit_batch(
+        &mut app.conn(),
+        &[
+            row("g@example.com", "seventh", 0),
+            bad,
+            row("h@example.com", "eighth", 0),
+        ],
+    );
+    assert!(stored(&answers[0]), "{answers:?}");
+    assert!(
+        matches!(answers[1], Err(StorageError::Constraint(_))),
+        "{answers:?}"
+    );
+    assert!(stored(&answers[2]), "{answers:?}");
+    assert_eq!(app.stored_count(), 5);
+}
