@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Where the CPU goes during POST /api/v1/comments on PostgreSQL (issue #13):
+# a throwaway PostgreSQL cluster, the release binary, 3 s of warm-up, then
+# `perf record -a -g` over 8 s of a 10 s wrk run (32 connections, the same
+# load as run.sh). Prints the share of samples per command (postgres, the
+# server's threads, wrk, idle) and PostgreSQL's own time in planning,
+# execution of the submission functions, index inserts and commits.
+#
+# Usage: scripts/bench-http/profile.sh [--bin PATH] [--connections N]
+# Needs perf (Debian linux-perf) and root (system-wide sampling, initdb as
+# the postgres user). Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib/serve.sh
+here=scripts/bench-http
+
+bin=""
+conns=32
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bin) bin=$2; shift 2 ;;
+    --connections) conns=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v perf >/dev/null 2>&1 || { echo "perf is missing (apt install linux-perf)" >&2; exit 2; }
+command -v wrk >/dev/null 2>&1 || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+}
+if [ -z "$bin" ]; then
+  cargo build --release --locked --quiet --bin replyguard
+  bin=target/release/replyguard
+fi
+
+work=$(mktemp -d)
+chmod 755 "$work"
+server=""
+cluster=$work/pg
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  su postgres -c "$pgbin/pg_ctl -D $cluster stop -m fast" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(free_port)
+mkdir -p "$cluster" "$work/sock" && chown postgres "$cluster" "$work/sock"
+su postgres -c "$pgbin/initdb -D $cluster -A trust -U postgres" >/dev/null
+su postgres -c "$pgbin/pg_ctl -D $cluster -l $work/sock/pg.log -w start \
+  -o '-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c max_connections=200'" >/dev/null
+url=postgres://postgres@127.0.0.1:$port/postgres
+
+sport=$(free_port)
+DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$sport REPLYGUARD_FLOOD_SECONDS=0 \
+  REPLYGUARD_RATE_LIMIT_PER_MINUTE=0 REPLYGUARD_READ_RATE_LIMIT_PER_MINUTE=0 \
+  REPLYGUARD_TRUSTED_PROXIES=127.0.0.1/32 RUST_LOG=warn \
+  "$bin" serve >"$work/server.log" 2>&1 &
+server=$!
+wait_ready "$sport" /readyz
+
+BENCH_IDS=$work/warm wrk -t2 -c"$conns" -d3s --timeout 10s -s "$here/post.lua" \
+  "http://127.0.0.1:$sport" -- warm >/dev/null
+perf record -a -g -o "$work/perf.data" -- sleep 8 >/dev/null 2>&1 &
+recorder=$!
+BENCH_IDS=$work/ids wrk -t2 -c"$conns" -d10s --timeout 10s -s "$here/post.lua" \
+  "http://127.0.0.1:$sport" -- "profile$conns" | grep '^BENCH'
+wait "$recorder"
+
+echo
+echo "share of all samples, by command:"
+perf report -i "$work/perf.data" --sort comm --no-children --stdio -g none 2>/dev/null |
+  grep '%' | head -8
+echo
+echo "PostgreSQL (share of all samples, callees included):"
+perf report -i "$work/perf.data" --comm postgres --sort sym --children --stdio -g none 2>/dev/null |
+  grep -E ' (PostgresMain|plpgsql_exec_function|GetCachedPlan|standard_planner|ExecInsertIndexTuples|CommitTransactionCommand|XLogFlush|jsonb_in)$' |
+  awk '!seen[$NF]++'
