@@ -239,6 +239,8 @@ impl JobRunner {
             job_id = job.id,
             succeeded = result.succeeded,
             activated = result.activated,
+            // Figures only: which model is better and why.
+            reason = result.reason.as_deref().unwrap_or(""),
             "training job finished"
         );
         if result.activated

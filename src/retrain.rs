@@ -1,7 +1,8 @@
 //! The retraining recipe and its policies: which data a site's model is
 //! trained on (the site's labelled examples, weighted up against the shipped
-//! base data), how it is held out ([`split`]), when there is enough of it
-//! ([`check_enough`]), and when a candidate may replace the active model
+//! base data), when there is enough of it ([`check_enough`]), how a candidate
+//! is compared with the active model ([`compare`]: every site label scored
+//! by a candidate that did not train on it) and when it may replace it
 //! ([`gate`]). [`crate::jobs`] runs it; this module does no scheduling.
 
 use chrono::Utc;
@@ -10,15 +11,32 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::ActiveModel;
 use crate::classifier::artifact::Provenance;
-use crate::classifier::metrics::{Metrics, evaluate_model};
+use crate::classifier::metrics::{Metrics, SplitMix64, evaluate, mcc};
 use crate::classifier::train::{self, TrainOptions, TrainingRow};
 use crate::classifier::{ClassifierError, SpamModel};
+use crate::domain::Thresholds;
 use crate::domain::dataset::{DatasetError, LabelledExample, read_examples};
 use crate::storage::models::{self, JobRecord, JobResult, NewModelRecord};
 use crate::storage::{self, Database, DbConn, StorageError, training};
 
-/// One labelled example in this many goes to the held-out split.
-pub const HOLDOUT_EVERY: usize = 5;
+/// Bootstrap resamples of the site's labels behind the gate's confidence.
+pub const RESAMPLES: usize = 2000;
+
+/// The gate's one-sided confidence…
+pub const CONFIDENCE: f64 = 0.9;
+
+/// …that the candidate's MCC is at most this much below the active model's…
+pub const MCC_MARGIN: f64 = 0.02;
+
+/// …and its false-positive rate at most this much above (a site with fewer
+/// than 200 ham cannot show that with any false positive more).
+pub const FPR_MARGIN: f64 = 0.005;
+
+/// The share of a site's ham a model may mark spam. An active model above it
+/// is replaced by a candidate that marks, with [`CONFIDENCE`], fewer ham
+/// spam, even at a lower MCC: hiding readers' comments is the costlier error,
+/// and what the spam threshold no longer catches waits for a moderator.
+pub const FPR_BUDGET: f64 = 0.01;
 
 /// The labelled training data shipped with the binary (the train splits the
 /// built-in model was trained on; CC BY 4.0, see models/README.md).
@@ -34,7 +52,7 @@ const BASE_DATA: [(&str, &str); 2] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivatePolicy {
-    /// Only if it is not worse than the active model on the same held-out data.
+    /// Only if it is not worse than the active model on the same labels, each held out from the candidate scoring it.
     #[default]
     IfBetter,
     /// Always.
@@ -111,10 +129,10 @@ pub fn check_enough(examples: &[LabelledExample], min_per_class: usize) -> Resul
     enough(spam, examples.len() - spam, min_per_class)
 }
 
-/// Trains a candidate for `job` on the site's examples (and the base data if
-/// asked), compares it with the active model on the held-out site examples,
-/// stores it, and activates it if the gate allows and nobody switched models
-/// meanwhile.
+/// Trains a candidate for `job` on all the site's examples (and the base data
+/// if asked), compares it with the active model on every site example, each
+/// scored by a candidate that did not train on it ([`compare`]), stores it,
+/// and activates it if the gate allows and nobody switched models meanwhile.
 ///
 /// # Errors
 /// Too little data, the database failing, or training failing.
@@ -129,7 +147,7 @@ pub fn train_candidate(
         serde_json::from_str(&job.parameters).map_err(RetrainError::Parameters)?;
     let site = db.run_blocking(training::list_examples)?;
     check_enough(&site, min_per_class).map_err(RetrainError::NotEnoughData)?;
-    let (mut train_set, holdout) = split(site);
+    let mut train_set: Vec<TrainingRow> = site.iter().cloned().map(TrainingRow::from).collect();
     let site_rows = train_set.len();
     if params.include_base_data {
         let base = base.rows()?;
@@ -147,20 +165,40 @@ pub fn train_candidate(
         spam: train_set.iter().filter(|e| e.is_spam).count(),
         ham: train_set.iter().filter(|e| !e.is_spam).count(),
     };
-    let mut artifact = train::train(&train_set, &TrainOptions::default(), &version, provenance)?;
+    let (mut artifact, out_of_fold) =
+        train::train_scored(&train_set, &TrainOptions::default(), &version, provenance)?;
     let candidate = SpamModel::from_artifact(artifact.clone())?;
     // The generation this comparison is against: if an operator switches
     // models while this job trains, the job must not override them.
     let generation = active.generation();
     let current = active.current();
-    let candidate_metrics = evaluate_model(&candidate, &holdout, candidate.thresholds());
-    let active_metrics = evaluate_model(&current, &holdout, current.thresholds());
-    let (mut activate, mut reason) = gate(
-        params.activate,
-        &candidate_metrics,
-        &active_metrics,
-        current.version(),
+    // The site's rows come first in the training set, in `site`'s order.
+    // (The default recipe always calibrates, so there are out-of-fold
+    // scores; without them the candidate's own scores would be used.)
+    let candidate_scores: Vec<(f64, bool)> = if out_of_fold.len() >= site_rows {
+        out_of_fold
+            .iter()
+            .take(site_rows)
+            .map(|s| (s.0, s.1))
+            .collect()
+    } else {
+        site.iter()
+            .map(|e| (candidate.spam_probability(&train::input(e)), e.is_spam))
+            .collect()
+    };
+    let active_scores: Vec<(f64, bool)> = site
+        .iter()
+        .map(|e| (current.spam_probability(&train::input(e)), e.is_spam))
+        .collect();
+    let comparison = compare(
+        &candidate_scores,
+        candidate.thresholds(),
+        &active_scores,
+        current.thresholds(),
+        u64::try_from(job.id).unwrap_or(0),
     );
+    let (mut activate, mut reason) = gate(params.activate, &comparison, current.version());
+    let candidate_metrics = comparison.candidate.clone();
     artifact.metrics = Some(candidate_metrics.clone());
     let metrics_json = serde_json::to_string(&candidate_metrics).map_err(StorageError::Encode)?;
     let record = NewModelRecord {
@@ -198,58 +236,133 @@ pub fn train_candidate(
     })
 }
 
-/// Whether a candidate may replace the active model, and why: with
-/// [`ActivatePolicy::IfBetter`], only when its MCC is at least the active
-/// model's and its false-positive rate at most the active model's, both on
-/// the same held-out examples.
-pub fn gate(
-    policy: ActivatePolicy,
-    candidate: &Metrics,
-    active: &Metrics,
-    active_version: &str,
-) -> (bool, String) {
-    let not_worse = candidate.mcc >= active.mcc && candidate.fpr <= active.fpr;
-    let comparison = format!(
-        "on the held-out split: candidate MCC {:.4} FPR {:.4}, active {active_version} MCC {:.4} FPR {:.4}",
-        candidate.mcc, candidate.fpr, active.mcc, active.fpr
-    );
-    match (policy, not_worse) {
-        (ActivatePolicy::Always, _) => (
-            true,
-            format!("activated as requested (\"always\"); {comparison}"),
-        ),
-        (ActivatePolicy::IfBetter, true) => (
-            true,
-            format!("not worse than the active model {comparison}"),
-        ),
-        (ActivatePolicy::IfBetter, false) => {
-            (false, format!("worse than the active model {comparison}"))
-        }
+/// A candidate and the active model on the same site labels, with how sure
+/// the difference is.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// The candidate's scores are out of fold: each label scored by a model
+    /// that did not train on it.
+    pub candidate: Metrics,
+    /// The active model as it is (it may have trained on some of these
+    /// labels, which can only flatter it).
+    pub active: Metrics,
+    /// With [`CONFIDENCE`], the candidate's MCC minus the active model's is
+    /// at least this…
+    pub mcc_low: f64,
+    /// …and its false-positive rate minus the active model's at most this.
+    pub fpr_high: f64,
+}
+
+impl Comparison {
+    /// Not worse, with [`CONFIDENCE`]: MCC at most [`MCC_MARGIN`] lower and
+    /// the false-positive rate at most [`FPR_MARGIN`] higher.
+    fn not_worse(&self) -> bool {
+        self.mcc_low >= -MCC_MARGIN && self.fpr_high <= FPR_MARGIN
+    }
+
+    /// The active model is over the [`FPR_BUDGET`] and the candidate, with
+    /// [`CONFIDENCE`], marks fewer of the site's ham spam.
+    fn fewer_false_positives(&self) -> bool {
+        self.active.fpr > FPR_BUDGET && self.fpr_high < 0.0
     }
 }
 
-/// A deterministic stratified split into (training rows, held-out examples):
-/// within each label, examples ordered by a hash of their text, every
-/// [`HOLDOUT_EVERY`]th held out.
-pub fn split(examples: Vec<LabelledExample>) -> (Vec<TrainingRow>, Vec<LabelledExample>) {
-    let mut train_set = Vec::new();
-    let mut holdout = Vec::new();
-    for label in [true, false] {
-        let mut rows: Vec<(String, &LabelledExample)> = examples
-            .iter()
-            .filter(|e| e.is_spam == label)
-            .map(|e| (format!("{:x}", Sha256::digest(e.text.as_bytes())), e))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        for (i, (_, e)) in rows.into_iter().enumerate() {
-            if i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 {
-                holdout.push(e.clone());
-            } else {
-                train_set.push(TrainingRow::from(e.clone()));
-            }
+/// Compares the two models' answers on the same labels (`(score, is spam)`,
+/// one per label, in the same order) at their own thresholds, with a paired
+/// bootstrap over the labels (seeded: the same data gives the same answer).
+pub fn compare(
+    candidate: &[(f64, bool)],
+    candidate_thresholds: Thresholds,
+    active: &[(f64, bool)],
+    active_thresholds: Thresholds,
+    seed: u64,
+) -> Comparison {
+    let called = |scores: &[(f64, bool)], t: Thresholds| -> Vec<bool> {
+        scores.iter().map(|s| s.0 >= t.spam).collect()
+    };
+    let by_candidate = called(candidate, candidate_thresholds);
+    let by_active = called(active, active_thresholds);
+    let labels: Vec<bool> = candidate.iter().map(|s| s.1).collect();
+    let n = labels.len().min(by_active.len());
+    let mut random = SplitMix64::new(seed);
+    let mut mcc_deltas = Vec::with_capacity(RESAMPLES);
+    let mut fpr_deltas = Vec::with_capacity(RESAMPLES);
+    for _ in 0..RESAMPLES {
+        let (mut c, mut a) = ([0usize; 4], [0usize; 4]);
+        for _ in 0..n {
+            let i = random.below(n);
+            let cell = |spam_called: bool| usize::from(labels[i]) * 2 + usize::from(spam_called);
+            c[cell(by_candidate[i])] += 1;
+            a[cell(by_active[i])] += 1;
         }
+        // Cells: [tn, fp, fn, tp].
+        let rates = |m: [usize; 4]| {
+            let fpr = if m[0] + m[1] == 0 {
+                0.0
+            } else {
+                m[1] as f64 / (m[0] + m[1]) as f64
+            };
+            (mcc(m[3], m[1], m[0], m[2]), fpr)
+        };
+        let ((c_mcc, c_fpr), (a_mcc, a_fpr)) = (rates(c), rates(a));
+        mcc_deltas.push(c_mcc - a_mcc);
+        fpr_deltas.push(c_fpr - a_fpr);
     }
-    (train_set, holdout)
+    mcc_deltas.sort_by(f64::total_cmp);
+    fpr_deltas.sort_by(f64::total_cmp);
+    let at = |sorted: &[f64], share: f64| -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let i = ((sorted.len() - 1) as f64 * share).round() as usize;
+        sorted[i.min(sorted.len() - 1)]
+    };
+    Comparison {
+        candidate: evaluate(candidate, candidate_thresholds),
+        active: evaluate(active, active_thresholds),
+        mcc_low: at(&mcc_deltas, 1.0 - CONFIDENCE),
+        fpr_high: at(&fpr_deltas, CONFIDENCE),
+    }
+}
+
+/// Whether a candidate may replace the active model, and why: with
+/// [`ActivatePolicy::IfBetter`], only when, with [`CONFIDENCE`], its MCC is
+/// not more than [`MCC_MARGIN`] below the active model's and its
+/// false-positive rate not more than [`FPR_MARGIN`] above, on the same site
+/// labels; or when the active model marks more than [`FPR_BUDGET`] of the
+/// site's ham spam and the candidate fewer.
+pub fn gate(policy: ActivatePolicy, c: &Comparison, active_version: &str) -> (bool, String) {
+    let comparison = format!(
+        "on {} site labels, each scored by a candidate that did not train on it: candidate MCC {:.4} FPR {:.4}, active {active_version} MCC {:.4} FPR {:.4}; with {:.0}% confidence the candidate's MCC is at least {:+.4} against the active model's (allowed: {:+.4}) and its false-positive rate at most {:+.4} (allowed: {:+.4})",
+        c.candidate.n,
+        c.candidate.mcc,
+        c.candidate.fpr,
+        c.active.mcc,
+        c.active.fpr,
+        CONFIDENCE * 100.0,
+        c.mcc_low,
+        -MCC_MARGIN,
+        c.fpr_high,
+        FPR_MARGIN,
+    );
+    match policy {
+        ActivatePolicy::Always => (
+            true,
+            format!("activated as requested (\"always\"); {comparison}"),
+        ),
+        ActivatePolicy::IfBetter if c.not_worse() => (
+            true,
+            format!("not worse than the active model {comparison}"),
+        ),
+        ActivatePolicy::IfBetter if c.fewer_false_positives() => (
+            true,
+            format!(
+                "marks fewer of the site's ham spam than the active model, which marks more than {:.0}% {comparison}",
+                FPR_BUDGET * 100.0
+            ),
+        ),
+        ActivatePolicy::IfBetter => (false, format!("worse than the active model {comparison}")),
+    }
 }
 
 /// The public data a retrain adds to the site's own examples.
@@ -306,62 +419,73 @@ mod tests {
         }
     }
 
-    fn metrics(mcc: f64, fpr: f64) -> Metrics {
-        Metrics {
-            mcc,
-            fpr,
-            ..Metrics::default()
-        }
+    const T: Thresholds = Thresholds {
+        spam: 0.5,
+        ham: 0.2,
+    };
+
+    /// `n` labels, half spam; a model calling spam right except on the
+    /// `missed` first spam and the `false_alarms` first ham.
+    fn answers(n: usize, missed: usize, false_alarms: usize) -> Vec<(f64, bool)> {
+        (0..n)
+            .map(|i| {
+                let spam = i % 2 == 0;
+                let wrong = if spam {
+                    i / 2 < missed
+                } else {
+                    i / 2 < false_alarms
+                };
+                (if spam != wrong { 0.9 } else { 0.1 }, spam)
+            })
+            .collect()
     }
 
     #[test]
-    fn gate_activates_only_a_candidate_not_worse_on_both_counts() {
-        let active = metrics(0.80, 0.02);
+    fn gate_activates_only_a_candidate_not_worse_with_confidence() {
+        let active = answers(400, 40, 4);
         let cases = [
-            ("better on both", metrics(0.85, 0.01), true),
-            ("equal", metrics(0.80, 0.02), true),
+            ("better on both", answers(400, 10, 0), true),
+            ("the same", answers(400, 40, 4), true),
             (
                 "better MCC, more false positives",
-                metrics(0.90, 0.03),
+                answers(400, 0, 20),
                 false,
             ),
-            (
-                "fewer false positives, worse MCC",
-                metrics(0.70, 0.0),
-                false,
-            ),
+            ("clearly worse MCC", answers(400, 100, 4), false),
         ];
+        // An active model over the false-positive budget (10 of 200 ham)
+        // gives way to one that marks none, though it catches less.
+        let over_budget = answers(400, 0, 10);
+        let cautious = compare(&answers(400, 60, 0), T, &over_budget, T, 1);
+        assert!(cautious.mcc_low < -MCC_MARGIN, "{cautious:?}");
+        let (activate, reason) = gate(ActivatePolicy::IfBetter, &cautious, "v1");
+        assert!(activate && reason.starts_with("marks fewer"), "{reason}");
         for (case, candidate, expected) in cases {
-            let (activate, reason) = gate(ActivatePolicy::IfBetter, &candidate, &active, "v1");
+            let comparison = compare(&candidate, T, &active, T, 1);
+            let (activate, reason) = gate(ActivatePolicy::IfBetter, &comparison, "v1");
             assert_eq!(activate, expected, "{case}: {reason}");
             assert!(
-                reason.contains("v1") && reason.contains("MCC"),
+                reason.contains("v1")
+                    && reason.contains("MCC")
+                    && reason.contains("400 site labels"),
                 "{case}: {reason}"
             );
         }
-        let (forced, reason) = gate(ActivatePolicy::Always, &metrics(0.1, 0.5), &active, "v1");
+        let comparison = compare(&answers(400, 200, 100), T, &active, T, 1);
+        let (forced, reason) = gate(ActivatePolicy::Always, &comparison, "v1");
         assert!(forced && reason.contains("as requested"), "{reason}");
     }
 
     #[test]
-    fn split_holds_out_every_fifth_of_each_label_deterministically() {
-        let examples: Vec<LabelledExample> = (0..50)
-            .map(|i| example(&format!("comment number {i}"), i % 5 == 0))
-            .collect();
-        let (train_set, holdout) = split(examples.clone());
-        assert_eq!((train_set.len(), holdout.len()), (40, 10));
-        assert_eq!(holdout.iter().filter(|e| e.is_spam).count(), 2);
-        let (_, again) = split(examples.into_iter().rev().collect());
-        assert_eq!(
-            holdout, again,
-            "the split depends on the texts, not their order"
-        );
-        assert!(
-            train_set
-                .iter()
-                .all(|row| row.weight == 1.0 && !holdout.contains(&row.example)),
-            "held-out examples are not trained on"
-        );
+    fn among_few_labels_one_more_false_positive_keeps_a_candidate_out() {
+        // One spam more caught, one ham more marked spam, out of 20.
+        let active = answers(20, 3, 0);
+        let comparison = compare(&answers(20, 2, 1), T, &active, T, 7);
+        assert!(comparison.fpr_high > FPR_MARGIN, "{comparison:?}");
+        assert!(!gate(ActivatePolicy::IfBetter, &comparison, "v1").0);
+        // The same seed gives the same bounds.
+        let again = compare(&answers(20, 2, 1), T, &active, T, 7);
+        assert_eq!(comparison.mcc_low, again.mcc_low);
     }
 
     #[test]

@@ -118,6 +118,31 @@ pub fn mcc(tp: usize, fp: usize, tn: usize, fn_: usize) -> f64 {
     }
 }
 
+/// A small deterministic random generator (SplitMix64) for resampling and
+/// shuffling: the same seed gives the same bootstrap and the same arrival
+/// orders, so a training job's comparison and a replay can be rerun exactly.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(seed.wrapping_add(1)))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (> 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next_u64() % (n.max(1) as u64)).unwrap_or(0)
+    }
+}
+
 /// Area under the ROC curve (Mann–Whitney U, ties counted half).
 pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
     let mut sorted: Vec<(f64, bool)> = scored.to_vec();

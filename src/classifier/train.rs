@@ -327,6 +327,25 @@ pub fn train(
     version: &str,
     provenance: Provenance,
 ) -> Result<Artifact, ClassifierError> {
+    train_scored(examples, options, version, provenance).map(|(artifact, _)| artifact)
+}
+
+/// One example's out-of-fold score: `(spam probability, is spam, source)`.
+pub type OutOfFold = (f64, bool, usize);
+
+/// [`train`], also returning every example's out-of-fold score, as
+/// `(spam probability, is spam, source)` in the examples' order (empty
+/// without calibration folds): what a model that did not see the example
+/// makes of it.
+///
+/// # Errors
+/// As [`train`].
+pub fn train_scored(
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
     let vectorized = vectorize(examples, options)?;
     let smallest_class = examples
         .iter()
@@ -345,7 +364,7 @@ pub fn train(
             options.folds, options.folds
         )));
     }
-    let (thresholds, held_out) = if options.folds >= 2 {
+    let (thresholds, held_out, oof) = if options.folds >= 2 {
         let oof = out_of_fold_scores(&vectorized, examples, options);
         let thresholds = metrics::calibrate(
             &oof,
@@ -354,9 +373,10 @@ pub fn train(
             options.max_missed_spam,
         );
         let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
-        (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
+        let held_out = metrics::evaluate(&pairs, thresholds);
+        (thresholds, Some(held_out), oof)
     } else {
-        (options.fallback_thresholds, None)
+        (options.fallback_thresholds, None, Vec::new())
     };
     let model = fit_rows(&vectorized, examples, options.alpha)?;
     let fitted = Fitted {
@@ -365,7 +385,7 @@ pub fn train(
     };
     let mut artifact = assemble(options, fitted, version, thresholds, provenance);
     artifact.metrics = held_out;
-    Ok(artifact)
+    Ok((artifact, oof))
 }
 
 /// Wraps a fitted model and its settings into an artifact.

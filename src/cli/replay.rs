@@ -91,10 +91,11 @@ pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(db_path.with_extension("db-shm"));
             let point = point?;
             eprintln!(
-                "order {order}, k = {k}: MCC {:.3}, ham marked spam {:.2}%, recall {:.3} (model {})",
+                "order {order}, k = {k}: MCC {:.3}, ham marked spam {:.2}%, recall {:.3}, AUC {:.3} (model {})",
                 point.metrics.mcc,
                 point.metrics.fpr * 100.0,
                 point.metrics.recall,
+                point.metrics.auc,
                 point.model
             );
             curve[slot].push(point);
@@ -187,18 +188,10 @@ fn base_model(files: &[PathBuf]) -> anyhow::Result<(Artifact, Vec<TrainingRow>)>
 /// `rows` in the `order`-th fixed random order (Fisher–Yates with splitmix64,
 /// so an order is the same on every machine and every run).
 fn shuffled(rows: &[LabelledExample], order: u64) -> Vec<LabelledExample> {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(order + 1);
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut random = metrics::SplitMix64::new(order);
     let mut out = rows.to_vec();
     for i in (1..out.len()).rev() {
-        let j = usize::try_from(next() % (i as u64 + 1)).unwrap_or(0);
-        out.swap(i, j);
+        out.swap(i, random.below(i + 1));
     }
     out
 }
@@ -214,8 +207,10 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
         args.holdout
     );
     println!();
-    println!("| k site labels | MCC | ham marked spam | spam recall | unsure | models activated |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| k site labels | MCC | ham marked spam | spam recall | unsure | ROC AUC | models activated |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (k, points) in args.at.iter().zip(curve) {
         let n = points.len() as f64;
         let mean =
@@ -228,11 +223,12 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
             .filter(|p| p.model.starts_with("site-"))
             .count();
         println!(
-            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {site_models} of {} |",
+            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {:.3} | {site_models} of {} |",
             mean(&|m| m.mcc),
             100.0 * mean(&|m| m.fpr),
             mean(&|m| m.recall),
             100.0 * mean(&unsure),
+            mean(&|m| m.auc),
             points.len()
         );
     }

@@ -130,7 +130,7 @@ async fn train_activate_score_and_roll_back_across_two_instances(backend: Backen
         .iter()
         .find(|m| m["version"] == version.as_str())
         .unwrap();
-    assert_eq!(entry["training_size"], 48, "80% of 60 rows: {entry}");
+    assert_eq!(entry["training_size"], 60, "all 60 rows: {entry}");
     assert_eq!(
         scored_by(&app, "Scored right after the switch.").await,
         version
@@ -190,7 +190,7 @@ async fn a_worse_candidate_stays_inactive(backend: Backend) {
     .await;
     assert_eq!(strong["activated"], true, "{strong}");
     // Phase 2: most labels are withdrawn (trash removes a label); a model trained
-    // on the 25 + 25 left is compared with the strong one on a held-out split.
+    // on the 25 + 25 left is compared with the strong one on those 50 labels.
     let withdrawn: Vec<i64> = [true, false]
         .iter()
         .flat_map(|spam| {
