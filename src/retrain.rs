@@ -165,8 +165,14 @@ pub fn train_candidate(
         spam: train_set.iter().filter(|e| e.is_spam).count(),
         ham: train_set.iter().filter(|e| !e.is_spam).count(),
     };
+    // The site's thresholds answer to the site's ham (source 0), not to the
+    // base data's.
+    let options = TrainOptions {
+        budget_source: Some(0),
+        ..TrainOptions::default()
+    };
     let (mut artifact, out_of_fold) =
-        train::train_scored(&train_set, &TrainOptions::default(), &version, provenance)?;
+        train::train_scored(&train_set, &options, &version, provenance)?;
     let candidate = SpamModel::from_artifact(artifact.clone())?;
     // The generation this comparison is against: if an operator switches
     // models while this job trains, the job must not override them.

@@ -227,6 +227,22 @@ pub fn calibrate(
     confidence: f64,
     max_missed_spam: f64,
 ) -> Thresholds {
+    calibrate_for(scored, max_fpr, confidence, max_missed_spam, None)
+}
+
+/// [`calibrate`], with the false-positive budget held on one source's ham
+/// only when `budget_source` names a source present in `scored`: a site's
+/// model is judged by the ham of the site it serves, not by how it treats
+/// the ham of the public corpora it also learned from (whose budgets held
+/// a site's threshold where they wanted it, whatever the site's own
+/// evidence said).
+pub fn calibrate_for(
+    scored: &[(f64, bool, usize)],
+    max_fpr: f64,
+    confidence: f64,
+    max_missed_spam: f64,
+    budget_source: Option<usize>,
+) -> Thresholds {
     let sources: Vec<usize> = scored
         .iter()
         .map(|s| s.2)
@@ -238,9 +254,15 @@ pub fn calibrate(
     for s in scored.iter().filter(|s| !s.1) {
         ham_in[slot(s.2)] += 1;
     }
+    let budget_on = budget_source.and_then(|b| sources.binary_search(&b).ok());
     let allowed: Vec<usize> = ham_in
         .iter()
-        .map(|&ham| allowed_false_positives(ham, max_fpr, confidence))
+        .enumerate()
+        .map(|(j, &ham)| match budget_on {
+            // Any number of false positives elsewhere.
+            Some(on) if on != j => ham,
+            _ => allowed_false_positives(ham, max_fpr, confidence),
+        })
         .collect();
     let total_spam = scored.iter().filter(|s| s.1).count();
     let total_ham = scored.len() - total_spam;
@@ -456,6 +478,42 @@ mod tests {
                 unsure: 0,
                 spam: 1
             }
+        );
+    }
+
+    #[test]
+    fn a_sites_budget_is_held_on_its_own_ham_when_asked() {
+        // The site (source 0): spam at 0.60-0.79, ham at 0.10-0.29.
+        let mut scored: Vec<(f64, bool, usize)> = (0..20)
+            .flat_map(|i| {
+                [
+                    (0.6 + f64::from(i) / 100.0, true, 0),
+                    (0.1 + f64::from(i) / 100.0, false, 0),
+                ]
+            })
+            .collect();
+        // The base (source 1): 400 ham, 4 of them at 0.70-0.76 (too many for
+        // 400 ham to show a 1% budget); spam at 0.95.
+        scored.extend((0..400).map(|i| {
+            let score = if i < 4 {
+                0.7 + f64::from(i) / 50.0
+            } else {
+                0.05
+            };
+            (score, false, 1)
+        }));
+        scored.extend((0..100).map(|_| (0.95, true, 1)));
+        let everywhere = calibrate(&scored, 0.01, 0.95, 0.05);
+        assert!(everywhere.spam > 0.76, "{everywhere:?}");
+        let on_site = calibrate_for(&scored, 0.01, 0.95, 0.05, Some(0));
+        assert!(
+            on_site.spam > 0.29 && on_site.spam <= 0.6,
+            "every site spam caught, no site ham: {on_site:?}"
+        );
+        // A source that is not there changes nothing.
+        assert_eq!(
+            calibrate_for(&scored, 0.01, 0.95, 0.05, Some(7)),
+            everywhere
         );
     }
 

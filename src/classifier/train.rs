@@ -126,6 +126,10 @@ pub struct TrainOptions {
     pub fpr_confidence: f64,
     /// Most spam (share) a calibrated ham threshold may let through as ham.
     pub max_missed_spam: f64,
+    /// Hold the false-positive budget on this source's ham only (a site's own
+    /// labels, source 0, when it trains with the public base data); `None`:
+    /// on every source's.
+    pub budget_source: Option<usize>,
     pub fallback_thresholds: Thresholds,
 }
 
@@ -153,6 +157,7 @@ impl Default for TrainOptions {
             max_fpr: 0.01,
             fpr_confidence: 0.95,
             max_missed_spam: 0.05,
+            budget_source: None,
             fallback_thresholds: Thresholds {
                 spam: 0.9,
                 ham: 0.5,
@@ -366,11 +371,12 @@ pub fn train_scored(
     }
     let (thresholds, held_out, oof) = if options.folds >= 2 {
         let oof = out_of_fold_scores(&vectorized, examples, options);
-        let thresholds = metrics::calibrate(
+        let thresholds = metrics::calibrate_for(
             &oof,
             options.max_fpr,
             options.fpr_confidence,
             options.max_missed_spam,
+            options.budget_source,
         );
         let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
         let held_out = metrics::evaluate(&pairs, thresholds);
