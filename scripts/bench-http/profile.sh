@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Where the CPU goes during POST /api/v1/comments on PostgreSQL (issue #13):
-# a throwaway PostgreSQL cluster, the release binary, 3 s of warm-up, then
-# `perf record -a -g` over 8 s of a 10 s wrk run (32 connections, the same
-# load as run.sh). Prints the share of samples per command (postgres, the
-# server's threads, wrk, idle) and PostgreSQL's own time in planning,
-# execution of the submission functions, index inserts and commits.
+# Where the CPU goes during POST /api/v1/comments (issue #13): a throwaway
+# PostgreSQL cluster (or a SQLite file), the release binary, 3 s of warm-up,
+# then `perf record -a -g` over 8 s of a 10 s wrk run (32 connections by
+# default, the same load as run.sh). Prints the share of samples per command
+# (postgres, the server's threads, wrk, idle: "swapper"), PostgreSQL's own
+# time in planning, the submission functions, index inserts and commits, and
+# on SQLite the share of the writer thread and of its disk syncs.
 #
 # Usage: scripts/bench-http/profile.sh [--bin PATH] [--connections N]
+#                                      [--backend postgres|sqlite]
 # Needs perf (Debian linux-perf) and root (system-wide sampling, initdb as
 # the postgres user). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -16,10 +18,12 @@ here=scripts/bench-http
 
 bin=""
 conns=32
+backend=postgres
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
+    --backend) backend=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +54,7 @@ su postgres -c "$pgbin/initdb -D $cluster -A trust -U postgres" >/dev/null
 su postgres -c "$pgbin/pg_ctl -D $cluster -l $work/sock/pg.log -w start \
   -o '-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c max_connections=200'" >/dev/null
 url=postgres://postgres@127.0.0.1:$port/postgres
+[ "$backend" = sqlite ] && url="sqlite://$work/profile.db"
 
 sport=$(free_port)
 DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$sport REPLYGUARD_FLOOD_SECONDS=0 \
@@ -64,7 +69,7 @@ BENCH_IDS=$work/warm wrk -t2 -c"$conns" -d3s --timeout 10s -s "$here/post.lua" \
 perf record -a -g -o "$work/perf.data" -- sleep 8 >/dev/null 2>&1 &
 recorder=$!
 BENCH_IDS=$work/ids wrk -t2 -c"$conns" -d10s --timeout 10s -s "$here/post.lua" \
-  "http://127.0.0.1:$sport" -- "profile$conns" | grep '^BENCH'
+  "http://127.0.0.1:$sport" -- "$backend$conns" | grep '^BENCH'
 wait "$recorder"
 
 echo
@@ -72,7 +77,14 @@ echo "share of all samples, by command:"
 perf report -i "$work/perf.data" --sort comm --no-children --stdio -g none 2>/dev/null |
   grep '%' | head -8
 echo
-echo "PostgreSQL (share of all samples, callees included):"
-perf report -i "$work/perf.data" --comm postgres --sort sym --children --stdio -g none 2>/dev/null |
-  grep -E ' (PostgresMain|plpgsql_exec_function|GetCachedPlan|standard_planner|ExecInsertIndexTuples|CommitTransactionCommand|XLogFlush|jsonb_in)$' |
-  awk '!seen[$NF]++'
+if [ "$backend" = postgres ]; then
+  echo "PostgreSQL (share of all samples, callees included):"
+  perf report -i "$work/perf.data" --comm postgres --sort sym --children --stdio -g none 2>/dev/null |
+    grep -E ' (PostgresMain|plpgsql_exec_function|GetCachedPlan|standard_planner|ExecInsertIndexTuples|CommitTransactionCommand|XLogFlush|jsonb_in)$' |
+    awk '!seen[$NF]++' || true
+else
+  echo "SQLite's writer thread (share of all samples, callees included):"
+  perf report -i "$work/perf.data" --comm replyguard-writ --sort sym --children --stdio -g none 2>/dev/null |
+    grep -E ' (sqlite3_step|sqlite3VdbeExec|sqlite3BtreeCommitPhaseOne|sqlite3PagerCommitPhaseOne|unixSync|__x64_sys_fsync|__x64_sys_fdatasync|ext4_sync_file|__x64_sys_pwrite64)$' |
+    awk '!seen[$NF]++' || true
+fi
