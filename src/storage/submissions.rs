@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Bool, Double, Nullable, Text, Timestamp};
 use serde::Serialize;
 
@@ -194,8 +194,9 @@ pub fn submit_one(conn: &mut DbConn, s: &Submission) -> Result<Submitted, Storag
 /// another.
 ///
 /// A batch the database refuses as a whole (one submission broke a
-/// constraint, e.g. its parent was erased meanwhile; nothing of the batch was
-/// stored) is sent again one submission at a time, so that one bad row does
+/// constraint, e.g. its parent was erased meanwhile, or the batch lost a
+/// deadlock; nothing of the batch was stored) is sent again one submission at
+/// a time, so that one bad row does
 /// not fail the others. When the database cannot be reached, or answers
 /// something unreadable after storing the batch, every submission of it gets
 /// that error (and none is sent again: it may be stored).
@@ -257,19 +258,7 @@ fn call_batch(
         .bind::<Array<BigInt>, _>(&keys)
         .bind::<Text, _>(&rows)
         .load(pg)
-        .map_err(|err| {
-            // Only a statement the server refused, or binds that could not
-            // be encoded, certainly stored nothing.
-            let refused = matches!(
-                err,
-                DieselError::DatabaseError(..) | DieselError::SerializationError(_)
-            );
-            match StorageError::from(err) {
-                err @ StorageError::Unavailable(_) => BatchError::Failed(err),
-                err if refused => BatchError::Refused(err),
-                err => BatchError::Failed(err),
-            }
-        })?;
+        .map_err(batch_error)?;
     let mut out: Vec<Option<Result<Submitted, StorageError>>> =
         std::iter::repeat_with(|| None).take(batch.len()).collect();
     for numbered in answers {
@@ -290,6 +279,33 @@ fn call_batch(
             })
         })
         .collect())
+}
+
+/// Whether a failed batch statement certainly stored nothing and may be sent
+/// again one row at a time.
+fn batch_error(err: DieselError) -> BatchError {
+    // Only a statement the server refused, or binds that could not be
+    // encoded, certainly stored nothing.
+    let refused = matches!(
+        err,
+        DieselError::DatabaseError(..) | DieselError::SerializationError(_)
+    );
+    // A deadlock (e.g. with an erasure of two parents the batch replies to)
+    // or a serialization failure is one row's conflict: the statement was
+    // rolled back, so its rows go one at a time rather than all failing.
+    let conflict = match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            info.message().contains("deadlock detected")
+        }
+        _ => false,
+    };
+    match StorageError::from(err) {
+        err if conflict => BatchError::Refused(err),
+        err @ StorageError::Unavailable(_) => BatchError::Failed(err),
+        err if refused => BatchError::Refused(err),
+        err => BatchError::Failed(err),
+    }
 }
 
 /// Most submissions committed together.
@@ -325,4 +341,71 @@ pub fn queue(db: &Database) -> SubmissionQueue {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn database(kind: DatabaseErrorKind, message: &'static str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(Info(message)))
+    }
+
+    #[test]
+    fn only_a_batch_that_certainly_stored_nothing_is_sent_again_row_by_row() {
+        let again = |err| matches!(batch_error(err), BatchError::Refused(_));
+        assert!(again(database(
+            DatabaseErrorKind::ForeignKeyViolation,
+            "fk"
+        )));
+        assert!(again(database(DatabaseErrorKind::CheckViolation, "check")));
+        assert!(again(database(
+            DatabaseErrorKind::Unknown,
+            "deadlock detected"
+        )));
+        assert!(again(database(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize access"
+        )));
+        // The connection went away: the commit may have happened.
+        assert!(!again(database(
+            DatabaseErrorKind::ClosedConnection,
+            "server closed the connection"
+        )));
+        // The statement ran and answered something unreadable: it is stored.
+        assert!(!again(DieselError::DeserializationError("bad".into())));
+        // A lock wait past the timeout: row by row would wait again, per row.
+        assert!(!again(database(
+            DatabaseErrorKind::Unknown,
+            "canceling statement due to lock timeout"
+        )));
+    }
 }
