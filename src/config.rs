@@ -148,12 +148,14 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_MAX_LINKS", default_value_t = 2)]
     pub max_links: usize,
 
-    /// Fewest labelled examples of each class (spam, ham) a training job accepts.
+    /// Fewest labelled examples of each class (spam, ham) a training job
+    /// accepts: by default the calibration's fold count, the fewest the recipe
+    /// can train with (the gate decides whether such a model is good enough).
     #[arg(
         long,
         global = true,
         env = "REPLYGUARD_MIN_EXAMPLES_PER_CLASS",
-        default_value_t = 20
+        default_value_t = 5
     )]
     pub min_examples_per_class: usize,
 

@@ -233,7 +233,7 @@ async fn a_worse_candidate_stays_inactive(backend: Backend) {
 
 async fn training_needs_enough_examples_of_each_class(backend: Backend) {
     let app = spawn_app(backend).await;
-    import(&app, &youtube_rows(5)).await;
+    import(&app, &youtube_rows(4)).await;
 
     let reply = app
         .as_admin("POST", "/api/v1/admin/models/train", Some(&json!({})))
@@ -241,8 +241,7 @@ async fn training_needs_enough_examples_of_each_class(backend: Backend) {
 
     let body = reply.assert_error(422, "validation_failed");
     assert!(
-        body.to_string()
-            .contains("need at least 20 spam and 20 ham"),
+        body.to_string().contains("need at least 5 spam and 5 ham"),
         "{body}"
     );
 }
