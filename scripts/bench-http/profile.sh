@@ -13,7 +13,6 @@
 # the postgres user). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. scripts/lib/serve.sh
 here=scripts/bench-http
 
 bin=""
@@ -28,33 +27,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v perf >/dev/null 2>&1 || { echo "perf is missing (apt install linux-perf)" >&2; exit 2; }
-command -v wrk >/dev/null 2>&1 || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
-}
-if [ -z "$bin" ]; then
-  cargo build --release --locked --quiet --bin replyguard
-  bin=target/release/replyguard
+. "$here/common.sh"
+if [ "$backend" = sqlite ]; then
+  url="sqlite://$work/profile.db"
+else
+  throwaway_cluster
+  url=$pg_url
 fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-server=""
-cluster=$work/pg
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  su postgres -c "$pgbin/pg_ctl -D $cluster stop -m fast" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(free_port)
-mkdir -p "$cluster" "$work/sock" && chown postgres "$cluster" "$work/sock"
-su postgres -c "$pgbin/initdb -D $cluster -A trust -U postgres" >/dev/null
-su postgres -c "$pgbin/pg_ctl -D $cluster -l $work/sock/pg.log -w start \
-  -o '-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c max_connections=200'" >/dev/null
-url=postgres://postgres@127.0.0.1:$port/postgres
-[ "$backend" = sqlite ] && url="sqlite://$work/profile.db"
 
 sport=$(free_port)
 DATABASE_URL=$url REPLYGUARD_BIND=127.0.0.1:$sport REPLYGUARD_FLOOD_SECONDS=0 \

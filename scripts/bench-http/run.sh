@@ -19,7 +19,6 @@
 # --seconds (default 10) per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. scripts/lib/serve.sh
 here=scripts/bench-http
 
 seconds=10
@@ -37,35 +36,8 @@ while [ $# -gt 0 ]; do
 done
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
-command -v wrk >/dev/null 2>&1 || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
-}
-if [ -z "$bin" ]; then
-  cargo build --release --locked --quiet --bin replyguard
-  bin=target/release/replyguard
-fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-server=""
-cluster=""
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  [ -n "$cluster" ] && su postgres -c "$pgbin/pg_ctl -D $cluster stop -m fast" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ -z "$pg_url" ]; then
-  cluster=$work/pg
-  port=$(free_port)
-  mkdir -p "$cluster" "$work/sock" && chown postgres "$cluster" "$work/sock"
-  su postgres -c "$pgbin/initdb -D $cluster -A trust -U postgres" >/dev/null
-  su postgres -c "$pgbin/pg_ctl -D $cluster -l $work/sock/pg.log -w start \
-    -o '-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c max_connections=200'" >/dev/null
-  pg_url=postgres://postgres@127.0.0.1:$port/postgres
-fi
+. "$here/common.sh"
+[ -n "$pg_url" ] || throwaway_cluster
 server_url=${pg_url%/*}
 
 # A fresh database for one measurement; prints its URL.
