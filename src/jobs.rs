@@ -11,7 +11,7 @@
 //! [`crate::retrain`]'s recipe on its thread, off the HTTP workers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use crate::cache::{ActiveModel, POLL_INTERVAL};
@@ -187,16 +187,19 @@ impl JobRunner {
     }
 
     fn run_job(&self, job: &JobRecord) {
-        let done = Arc::new(AtomicBool::new(false));
+        // The heartbeat stops as soon as the job ends (the sender dropped),
+        // not at its next beat.
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let beat = {
-            let (db, done, id) = (self.db.clone(), done.clone(), job.id);
+            let (db, id) = (self.db.clone(), job.id);
             std::thread::spawn(move || {
-                while !done.load(Ordering::Acquire) {
-                    std::thread::sleep(HEARTBEAT_INTERVAL);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_INTERVAL)
+                {
                     let _ = db.run_blocking(|conn| models::heartbeat(conn, id, "training"));
                 }
             })
         };
+        let started = std::time::Instant::now();
         tracing::info!(job_id = job.id, "training job started");
         // A panic in training must still end the job, stop the heartbeat and
         // release the lock, or no instance could train again.
@@ -216,7 +219,8 @@ impl JobRunner {
                 ..JobResult::default()
             },
         };
-        done.store(true, Ordering::Release);
+        let seconds = started.elapsed().as_secs_f64();
+        drop(stop);
         let _ = beat.join();
         if let Err(err) = self
             .db
@@ -239,6 +243,7 @@ impl JobRunner {
             job_id = job.id,
             succeeded = result.succeeded,
             activated = result.activated,
+            seconds,
             // Figures only: which model is better and why.
             reason = result.reason.as_deref().unwrap_or(""),
             "training job finished"
