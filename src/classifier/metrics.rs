@@ -118,6 +118,48 @@ pub fn mcc(tp: usize, fp: usize, tn: usize, fn_: usize) -> f64 {
     }
 }
 
+/// The best MCC any spam threshold reaches on `scored` while marking at most
+/// `max_fpr` of its ham spam, the threshold chosen on these very answers: not
+/// a result (nothing deployed could pick it) but the bound the ranking puts
+/// on every threshold rule, which tells a threshold's loss from the ranking's.
+pub fn best_mcc_within(scored: &[(f64, bool)], max_fpr: f64) -> f64 {
+    let spam = scored.iter().filter(|s| s.1).count();
+    let ham = scored.len() - spam;
+    let (mut tp, mut fp, mut best) = (0, 0, 0.0_f64);
+    for_each_score_down(
+        scored,
+        |s| s.0,
+        |_, group| {
+            for s in group {
+                if s.1 {
+                    tp += 1;
+                } else {
+                    fp += 1;
+                }
+            }
+            if fp as f64 <= max_fpr * ham as f64 {
+                best = best.max(mcc(tp, fp, ham - fp, spam - tp));
+            }
+        },
+    );
+    best
+}
+
+/// Calls `at(t, rows)` for each distinct score `t` of `scored` (`score` of
+/// a row), highest first, with the rows that score `t`: a sweep of every
+/// spam threshold, where each step calls spam everything seen so far.
+fn for_each_score_down<R: Copy>(
+    scored: &[R],
+    score: impl Fn(&R) -> f64,
+    mut at: impl FnMut(f64, &[R]),
+) {
+    let mut sorted = scored.to_vec();
+    sorted.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    for group in sorted.chunk_by(|a, b| score(a).total_cmp(&score(b)).is_eq()) {
+        at(score(&group[0]), group);
+    }
+}
+
 /// A small deterministic random generator (SplitMix64) for resampling and
 /// shuffling: the same seed gives the same bootstrap and the same arrival
 /// orders, so a training job's comparison and a replay can be rerun exactly.
@@ -268,34 +310,33 @@ pub fn calibrate_for(
     let total_ham = scored.len() - total_spam;
     // Sweep the distinct scores from the top down: at each, everything seen so
     // far is called spam. `>=` keeps the lowest of equally good thresholds.
-    let mut sorted: Vec<&(f64, bool, usize)> = scored.iter().collect();
-    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut fp_in = vec![0; sources.len()];
     let (mut tp, mut fp) = (0, 0);
     let mut best = (f64::NEG_INFINITY, 1.0);
-    let mut i = 0;
-    while i < sorted.len() {
-        let t = sorted[i].0;
-        while i < sorted.len() && sorted[i].0.total_cmp(&t).is_eq() {
-            if sorted[i].1 {
-                tp += 1;
-            } else {
-                fp += 1;
-                fp_in[slot(sorted[i].2)] += 1;
+    for_each_score_down(
+        scored,
+        |s| s.0,
+        |t, group| {
+            for s in group {
+                if s.1 {
+                    tp += 1;
+                } else {
+                    fp += 1;
+                    fp_in[slot(s.2)] += 1;
+                }
             }
-            i += 1;
-        }
-        let fpr_ok = fp_in
-            .iter()
-            .zip(&allowed)
-            .all(|(fp, allowed)| fp <= allowed);
-        if fpr_ok {
-            let m = mcc(tp, fp, total_ham - fp, total_spam - tp);
-            if m >= best.0 {
-                best = (m, t);
+            let fpr_ok = fp_in
+                .iter()
+                .zip(&allowed)
+                .all(|(fp, allowed)| fp <= allowed);
+            if fpr_ok {
+                let m = mcc(tp, fp, total_ham - fp, total_spam - tp);
+                if m >= best.0 {
+                    best = (m, t);
+                }
             }
-        }
-    }
+        },
+    );
     let by_source = |source: usize| -> Vec<(f64, bool)> {
         scored
             .iter()
@@ -334,6 +375,17 @@ pub fn evaluate_model<E: AsRef<LabelledExample>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_best_mcc_within_a_budget_is_the_best_threshold_that_keeps_it() {
+        // Ham at 0.1 .. 0.9 (one of nine above every spam but one), spam at 0.8 and 0.95.
+        let mut scored: Vec<(f64, bool)> = (1..=9).map(|i| (f64::from(i) / 10.0, false)).collect();
+        scored.extend([(0.95, true), (0.85, true)]);
+        // No ham allowed: only 0.95 may be called spam (tp 1, fn 1, tn 9).
+        assert!((best_mcc_within(&scored, 0.0) - mcc(1, 0, 9, 1)).abs() < 1e-12);
+        // One ham in nine allowed: 0.85 and above (tp 2, fp 1).
+        assert!((best_mcc_within(&scored, 0.12) - mcc(2, 1, 8, 0)).abs() < 1e-12);
+    }
 
     fn false_positives(scored: &[(f64, bool)], spam_threshold: f64) -> usize {
         scored

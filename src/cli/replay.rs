@@ -49,8 +49,15 @@ pub struct ReplayArgs {
 /// One measurement: an order, a number of labels.
 struct Point {
     metrics: Metrics,
+    /// The best MCC any threshold would reach on the held-out comments
+    /// within each of [`BOUND_FPR`] of ham marked spam
+    /// ([`metrics::best_mcc_within`]).
+    bound: [f64; 2],
     model: String,
 }
+
+/// The shares of ham marked spam the bound columns allow.
+const BOUND_FPR: [f64; 2] = [0.01, 0.02];
 
 pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let rows = read_data(&args.data)?;
@@ -91,11 +98,13 @@ pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(db_path.with_extension("db-shm"));
             let point = point?;
             eprintln!(
-                "order {order}, k = {k}: MCC {:.3}, ham marked spam {:.2}%, recall {:.3}, AUC {:.3} (model {})",
+                "order {order}, k = {k}: MCC {:.3}, ham marked spam {:.2}%, recall {:.3}, AUC {:.3}, bounds {:.3} / {:.3} (model {})",
                 point.metrics.mcc,
                 point.metrics.fpr * 100.0,
                 point.metrics.recall,
                 point.metrics.auc,
+                point.bound[0],
+                point.bound[1],
                 point.model
             );
             curve[slot].push(point);
@@ -156,8 +165,13 @@ fn learn_and_measure(
     }
     let model = active.current();
     let thresholds = site.thresholds(model.thresholds());
+    let scored: Vec<(f64, bool)> = holdout
+        .iter()
+        .map(|e| (model.spam_probability(&train::input(e)), e.is_spam))
+        .collect();
     Ok(Point {
-        metrics: metrics::evaluate_model(&model, holdout, thresholds),
+        metrics: metrics::evaluate(&scored, thresholds),
+        bound: BOUND_FPR.map(|fpr| metrics::best_mcc_within(&scored, fpr)),
         model: model.version().to_owned(),
     })
 }
@@ -208,9 +222,11 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
     );
     println!();
     println!(
-        "| k site labels | MCC | ham marked spam | spam recall | unsure | ROC AUC | models activated |"
+        "| k site labels | MCC | ham marked spam | spam recall | unsure | ROC AUC | bound: best MCC at <= {:.0}% / {:.0}% | models activated |",
+        BOUND_FPR[0] * 100.0,
+        BOUND_FPR[1] * 100.0
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (k, points) in args.at.iter().zip(curve) {
         let n = points.len() as f64;
         let mean =
@@ -223,12 +239,14 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
             .filter(|p| p.model.starts_with("site-"))
             .count();
         println!(
-            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {:.3} | {site_models} of {} |",
+            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {:.3} | {:.3} / {:.3} | {site_models} of {} |",
             mean(&|m| m.mcc),
             100.0 * mean(&|m| m.fpr),
             mean(&|m| m.recall),
             100.0 * mean(&unsure),
             mean(&|m| m.auc),
+            points.iter().map(|p| p.bound[0]).sum::<f64>() / n,
+            points.iter().map(|p| p.bound[1]).sum::<f64>() / n,
             points.len()
         );
     }
