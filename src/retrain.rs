@@ -38,6 +38,11 @@ pub const FPR_MARGIN: f64 = 0.005;
 /// and what the spam threshold no longer catches waits for a moderator.
 pub const FPR_BUDGET: f64 = 0.01;
 
+/// How much more the site's labels may weigh than the base data, all told:
+/// a training job tries each and keeps the one whose out-of-fold scores
+/// rank the site's labels best ([`train::train_site_scored`]).
+pub const SITE_STRENGTHS: [f64; 3] = [1.0, 4.0, 16.0];
+
 /// The labelled training data shipped with the binary (the train splits the
 /// built-in model was trained on; CC BY 4.0, see models/README.md).
 const BASE_DATA: [(&str, &str); 2] = [
@@ -150,11 +155,7 @@ pub fn train_candidate(
     let mut train_set: Vec<TrainingRow> = site.iter().cloned().map(TrainingRow::from).collect();
     let site_rows = train_set.len();
     if params.include_base_data {
-        let base = base.rows()?;
-        // The site's own decisions should matter as much as the large public corpus.
-        let weight = (base.len() as f64 / site_rows.max(1) as f64).max(1.0);
-        train_set.iter_mut().for_each(|e| e.weight = weight);
-        train_set.extend(base);
+        train_set.extend(base.rows()?);
     }
     let version = format!("site-{}-{}", Utc::now().format("%Y%m%d%H%M%S"), job.id);
     let provenance = Provenance {
@@ -171,8 +172,17 @@ pub fn train_candidate(
         budget_source: Some(0),
         ..TrainOptions::default()
     };
-    let (mut artifact, out_of_fold) =
-        train::train_scored(&train_set, &options, &version, provenance)?;
+    let (mut artifact, out_of_fold, site_weight) = if params.include_base_data {
+        // Weights at which the site's labels weigh as much as the base data
+        // and SITE_STRENGTHS times as much; the site's labels choose.
+        let balanced = ((train_set.len() - site_rows) as f64 / site_rows.max(1) as f64).max(1.0);
+        let weights: Vec<f64> = SITE_STRENGTHS.iter().map(|s| s * balanced).collect();
+        train::train_site_scored(&mut train_set, &weights, &options, &version, provenance)?
+    } else {
+        let (artifact, out_of_fold) =
+            train::train_scored(&train_set, &options, &version, provenance)?;
+        (artifact, out_of_fold, 1.0)
+    };
     let candidate = SpamModel::from_artifact(artifact.clone())?;
     // The generation this comparison is against: if an operator switches
     // models while this job trains, the job must not override them.
@@ -204,6 +214,13 @@ pub fn train_candidate(
         u64::try_from(job.id).unwrap_or(0),
     );
     let (mut activate, mut reason) = gate(params.activate, &comparison, current.version());
+    let base_rows = train_set.len() - site_rows;
+    if base_rows > 0 {
+        reason = format!(
+            "{reason}; the site's labels weighed {:.1} times the base data (the strength that ranked them best out of fold)",
+            site_weight * site_rows as f64 / base_rows as f64
+        );
+    }
     let candidate_metrics = comparison.candidate.clone();
     artifact.metrics = Some(candidate_metrics.clone());
     let metrics_json = serde_json::to_string(&candidate_metrics).map_err(StorageError::Encode)?;

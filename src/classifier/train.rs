@@ -133,6 +133,19 @@ pub struct TrainOptions {
     pub fallback_thresholds: Thresholds,
 }
 
+impl TrainOptions {
+    /// The thresholds these options choose on out-of-fold scores.
+    pub fn calibrate(&self, out_of_fold: &[OutOfFold]) -> Thresholds {
+        metrics::calibrate_for(
+            out_of_fold,
+            self.max_fpr,
+            self.fpr_confidence,
+            self.max_missed_spam,
+            self.budget_source,
+        )
+    }
+}
+
 impl Default for TrainOptions {
     /// The recipe of the shipped model, chosen by cross-validation on the train
     /// splits (see `models/README.md`).
@@ -352,11 +365,94 @@ pub fn train_scored(
     provenance: Provenance,
 ) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
     let vectorized = vectorize(examples, options)?;
-    let smallest_class = examples
-        .iter()
-        .filter(|e| e.is_spam)
-        .count()
-        .min(examples.iter().filter(|e| !e.is_spam).count());
+    check_folds(examples, options)?;
+    let out_of_fold = if options.folds >= 2 {
+        out_of_fold_scores(&vectorized, examples, options)
+    } else {
+        Vec::new()
+    };
+    let artifact = finish(
+        vectorized,
+        examples,
+        &out_of_fold,
+        options,
+        version,
+        provenance,
+    )?;
+    Ok((artifact, out_of_fold))
+}
+
+/// [`train_scored`] for a site: the rows of source 0 (the site's own
+/// labels) are pulled toward the rest (the base data) with a strength the
+/// site's labels choose. Multinomial naive Bayes sums weighted counts, so
+/// weighting the site's rows by `w` is smoothing the site's counts toward
+/// the base's with a strength of `1/w` of the base: each weight of
+/// `site_weights` is tried in turn, every site row scored out of fold, and
+/// the weight whose scores rank the site's labels best (ROC AUC; a tie
+/// keeps the earlier weight) is the one trained with. Returns it too.
+///
+/// # Errors
+/// As [`train`], or no weight to try.
+pub fn train_site_scored(
+    examples: &mut [TrainingRow],
+    site_weights: &[f64],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+) -> Result<(Artifact, Vec<OutOfFold>, f64), ClassifierError> {
+    let Some(&first) = site_weights.first() else {
+        return Err(ClassifierError::Training("no site weight to try".into()));
+    };
+    let is_site = |row: &TrainingRow| row.source == 0;
+    examples
+        .iter_mut()
+        .filter(|row| is_site(row))
+        .for_each(|row| row.weight = 1.0);
+    let mut vectorized = vectorize(examples, options)?;
+    check_folds(examples, options)?;
+    let mut chosen = (first, f64::NEG_INFINITY, Vec::new());
+    for &weight in site_weights {
+        examples
+            .iter_mut()
+            .filter(|row| is_site(row))
+            .for_each(|row| row.weight = weight);
+        if options.folds < 2 {
+            chosen = (weight, 0.0, Vec::new());
+            break;
+        }
+        let out_of_fold = out_of_fold_scores(&vectorized, examples, options);
+        let site: Vec<(f64, bool)> = out_of_fold
+            .iter()
+            .filter(|s| s.2 == 0)
+            .map(|s| (s.0, s.1))
+            .collect();
+        let auc = metrics::roc_auc(&site);
+        if auc > chosen.1 {
+            chosen = (weight, auc, out_of_fold);
+        }
+    }
+    let (weight, _, out_of_fold) = chosen;
+    for (row, vector) in examples.iter_mut().zip(&mut vectorized.rows) {
+        if is_site(row) {
+            row.weight = weight;
+            vector.iter_mut().for_each(|(_, v)| *v *= weight);
+        }
+    }
+    let artifact = finish(
+        vectorized,
+        examples,
+        &out_of_fold,
+        options,
+        version,
+        provenance,
+    )?;
+    Ok((artifact, out_of_fold, weight))
+}
+
+/// Refuses a calibration the classes are too small for.
+fn check_folds(examples: &[TrainingRow], options: &TrainOptions) -> Result<(), ClassifierError> {
+    let spam = examples.iter().filter(|e| e.is_spam).count();
+    let smallest_class = spam.min(examples.len() - spam);
     if options.folds == 1 {
         return Err(ClassifierError::Training(
             "threshold calibration needs at least 2 folds (or none: --folds 0)".into(),
@@ -369,20 +465,25 @@ pub fn train_scored(
             options.folds, options.folds
         )));
     }
-    let (thresholds, held_out, oof) = if options.folds >= 2 {
-        let oof = out_of_fold_scores(&vectorized, examples, options);
-        let thresholds = metrics::calibrate_for(
-            &oof,
-            options.max_fpr,
-            options.fpr_confidence,
-            options.max_missed_spam,
-            options.budget_source,
-        );
-        let pairs: Vec<(f64, bool)> = oof.iter().map(|s| (s.0, s.1)).collect();
-        let held_out = metrics::evaluate(&pairs, thresholds);
-        (thresholds, Some(held_out), oof)
+    Ok(())
+}
+
+/// Thresholds from the out-of-fold scores (the fallback ones without),
+/// the fit on everything, the artifact.
+fn finish(
+    vectorized: Vectorized,
+    examples: &[TrainingRow],
+    out_of_fold: &[OutOfFold],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+) -> Result<Artifact, ClassifierError> {
+    let (thresholds, held_out) = if out_of_fold.is_empty() {
+        (options.fallback_thresholds, None)
     } else {
-        (options.fallback_thresholds, None, Vec::new())
+        let thresholds = options.calibrate(out_of_fold);
+        let pairs: Vec<(f64, bool)> = out_of_fold.iter().map(|s| (s.0, s.1)).collect();
+        (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
     };
     let model = fit_rows(&vectorized, examples, options.alpha)?;
     let fitted = Fitted {
@@ -391,7 +492,7 @@ pub fn train_scored(
     };
     let mut artifact = assemble(options, fitted, version, thresholds, provenance);
     artifact.metrics = held_out;
-    Ok((artifact, oof))
+    Ok(artifact)
 }
 
 /// Wraps a fitted model and its settings into an artifact.
@@ -474,5 +575,103 @@ pub(super) mod tests {
             ..TrainOptions::default()
         };
         assert!(train(&examples, &fixed, "v", Provenance::default()).is_ok());
+    }
+
+    /// The sample as base data (source 1) and a site (source 0) whose ham
+    /// talks like the base's spam ("check out my channel") and whose spam
+    /// like the base's ham, but for a word the base never saw.
+    fn site_and_base() -> Vec<TrainingRow> {
+        let mut rows: Vec<TrainingRow> = (0..30)
+            .flat_map(|i| {
+                [
+                    TrainingRow::from(LabelledExample {
+                        text: format!("check out my channel {i}, subscribe"),
+                        author_name: None,
+                        author_email: None,
+                        author_url: None,
+                        is_spam: false,
+                    }),
+                    TrainingRow::from(LabelledExample {
+                        text: format!("love this song {i} zzqx"),
+                        author_name: None,
+                        author_email: None,
+                        author_url: None,
+                        is_spam: true,
+                    }),
+                ]
+            })
+            .collect();
+        rows.extend(
+            sample()
+                .into_iter()
+                .map(|row| TrainingRow { source: 1, ..row }),
+        );
+        rows
+    }
+
+    #[test]
+    fn a_site_weight_trains_exactly_as_rows_weighted_by_it() {
+        let options = TrainOptions::default();
+        let mut rows = site_and_base();
+        let (chosen, _, weight) =
+            train_site_scored(&mut rows, &[7.0], &options, "v", Provenance::default()).unwrap();
+        assert!((weight - 7.0).abs() < f64::EPSILON);
+        let mut weighted = site_and_base();
+        weighted
+            .iter_mut()
+            .filter(|row| row.source == 0)
+            .for_each(|row| row.weight = 7.0);
+        let (plain, _) = train_scored(&weighted, &options, "v", Provenance::default()).unwrap();
+        assert_eq!(chosen.thresholds, plain.thresholds);
+        let (chosen, plain) = (
+            crate::classifier::SpamModel::from_artifact(chosen).unwrap(),
+            crate::classifier::SpamModel::from_artifact(plain).unwrap(),
+        );
+        for row in &rows {
+            let (a, b) = (
+                chosen.joint_log_likelihood(&row.input()),
+                plain.joint_log_likelihood(&row.input()),
+            );
+            assert!(
+                (a[0] - b[0]).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9,
+                "{a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_site_chooses_the_weight_that_ranks_its_labels_best() {
+        let options = TrainOptions::default();
+        let site_auc = |out_of_fold: &[OutOfFold]| {
+            let site: Vec<(f64, bool)> = out_of_fold
+                .iter()
+                .filter(|s| s.2 == 0)
+                .map(|s| (s.0, s.1))
+                .collect();
+            metrics::roc_auc(&site)
+        };
+        let mut rows = site_and_base();
+        let (_, light, _) =
+            train_site_scored(&mut rows, &[1.0], &options, "v", Provenance::default()).unwrap();
+        let (_, heavy, _) =
+            train_site_scored(&mut rows, &[50.0], &options, "v", Provenance::default()).unwrap();
+        assert!(
+            site_auc(&heavy) > site_auc(&light),
+            "{} {}",
+            site_auc(&heavy),
+            site_auc(&light)
+        );
+        for weights in [[1.0, 50.0], [50.0, 1.0]] {
+            let (_, out_of_fold, weight) =
+                train_site_scored(&mut rows, &weights, &options, "v", Provenance::default())
+                    .unwrap();
+            assert!((weight - 50.0).abs() < f64::EPSILON, "{weights:?}");
+            assert!((site_auc(&out_of_fold) - site_auc(&heavy)).abs() < 1e-12);
+            assert!(
+                rows.iter()
+                    .filter(|r| r.source == 0)
+                    .all(|r| (r.weight - 50.0).abs() < f64::EPSILON)
+            );
+        }
     }
 }

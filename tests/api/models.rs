@@ -353,6 +353,13 @@ async fn a_retrain_starts_by_itself_after_enough_new_labels(backend: Backend) {
     }
     assert_eq!(job["status"], "succeeded", "{job}");
     assert!(job["reason"].is_string(), "the gate's verdict: {job}");
+    // With the base data, the site's labels chose how much they weigh.
+    assert!(
+        job["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("times the base data")),
+        "{job}"
+    );
     let mut conn = app.conn();
     assert_eq!(
         replyguard::storage::training::added_since_last_job(&mut conn).unwrap(),
