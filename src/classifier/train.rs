@@ -387,9 +387,14 @@ pub fn train_scored(
 /// site's labels choose. Multinomial naive Bayes sums weighted counts, so
 /// weighting the site's rows by `w` is smoothing the site's counts toward
 /// the base's with a strength of `1/w` of the base: each weight of
-/// `site_weights` is tried in turn, every site row scored out of fold, and
-/// the weight whose scores rank the site's labels best (ROC AUC; a tie
-/// keeps the earlier weight) is the one trained with. Returns it too.
+/// `site_weights` is tried in turn, every site row scored out of fold and
+/// the thresholds calibrated on those scores, and the weight under which the
+/// site's labels get the best MCC at those thresholds is the one trained
+/// with (equal MCCs: the better ROC AUC on the site's labels; a tie keeps
+/// the earlier weight). What the site gets is its MCC at the calibrated
+/// threshold, so that is what chooses; each weight's figure flatters it
+/// alike (its thresholds were chosen on the scores it is judged on).
+/// Returns the weight too.
 ///
 /// # Errors
 /// As [`train`], or no weight to try.
@@ -410,14 +415,14 @@ pub fn train_site_scored(
         .for_each(|row| row.weight = 1.0);
     let mut vectorized = vectorize(examples, options)?;
     check_folds(examples, options)?;
-    let mut chosen = (first, f64::NEG_INFINITY, Vec::new());
+    let mut chosen = (first, (f64::NEG_INFINITY, f64::NEG_INFINITY), Vec::new());
     for &weight in site_weights {
         examples
             .iter_mut()
             .filter(|row| is_site(row))
             .for_each(|row| row.weight = weight);
         if options.folds < 2 {
-            chosen = (weight, 0.0, Vec::new());
+            chosen = (weight, (0.0, 0.0), Vec::new());
             break;
         }
         let out_of_fold = out_of_fold_scores(&vectorized, examples, options);
@@ -426,9 +431,10 @@ pub fn train_site_scored(
             .filter(|s| s.2 == 0)
             .map(|s| (s.0, s.1))
             .collect();
-        let auc = metrics::roc_auc(&site);
-        if auc > chosen.1 {
-            chosen = (weight, auc, out_of_fold);
+        let at_thresholds = metrics::evaluate(&site, options.calibrate(&out_of_fold));
+        let figures = (at_thresholds.mcc, at_thresholds.auc);
+        if figures > chosen.1 {
+            chosen = (weight, figures, out_of_fold);
         }
     }
     let (weight, _, out_of_fold) = chosen;
@@ -640,15 +646,20 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn the_site_chooses_the_weight_that_ranks_its_labels_best() {
-        let options = TrainOptions::default();
-        let site_auc = |out_of_fold: &[OutOfFold]| {
+    fn the_site_chooses_the_weight_under_which_its_labels_fare_best() {
+        // As a training job calibrates: the budget held on the site's ham.
+        let options = TrainOptions {
+            budget_source: Some(0),
+            ..TrainOptions::default()
+        };
+        // The site's MCC at the thresholds calibrated on the scores.
+        let site_mcc = |out_of_fold: &[OutOfFold]| {
             let site: Vec<(f64, bool)> = out_of_fold
                 .iter()
                 .filter(|s| s.2 == 0)
                 .map(|s| (s.0, s.1))
                 .collect();
-            metrics::roc_auc(&site)
+            metrics::evaluate(&site, options.calibrate(out_of_fold)).mcc
         };
         let mut rows = site_and_base();
         let (_, light, _) =
@@ -656,17 +667,17 @@ pub(super) mod tests {
         let (_, heavy, _) =
             train_site_scored(&mut rows, &[50.0], &options, "v", Provenance::default()).unwrap();
         assert!(
-            site_auc(&heavy) > site_auc(&light),
+            site_mcc(&heavy) > site_mcc(&light),
             "{} {}",
-            site_auc(&heavy),
-            site_auc(&light)
+            site_mcc(&heavy),
+            site_mcc(&light)
         );
         for weights in [[1.0, 50.0], [50.0, 1.0]] {
             let (_, out_of_fold, weight) =
                 train_site_scored(&mut rows, &weights, &options, "v", Provenance::default())
                     .unwrap();
             assert!((weight - 50.0).abs() < f64::EPSILON, "{weights:?}");
-            assert!((site_auc(&out_of_fold) - site_auc(&heavy)).abs() < 1e-12);
+            assert!((site_mcc(&out_of_fold) - site_mcc(&heavy)).abs() < 1e-12);
             assert!(
                 rows.iter()
                     .filter(|r| r.source == 0)
