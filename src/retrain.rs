@@ -40,7 +40,7 @@ pub const FPR_BUDGET: f64 = 0.01;
 
 /// How much more the site's labels may weigh than the base data, all told:
 /// a training job tries each and keeps the one whose out-of-fold scores
-/// rank the site's labels best ([`train::train_site_scored`]).
+/// give the site's labels the best MCC ([`train::train_site_scored`]).
 pub const SITE_STRENGTHS: [f64; 3] = [1.0, 4.0, 16.0];
 
 /// The labelled training data shipped with the binary (the train splits the
@@ -217,7 +217,7 @@ pub fn train_candidate(
     let base_rows = train_set.len() - site_rows;
     if base_rows > 0 {
         reason = format!(
-            "{reason}; the site's labels weighed {:.1} times the base data (the strength that ranked them best out of fold)",
+            "{reason}; the site's labels weighed {:.1} times the base data (the strength under which they scored best out of fold)",
             site_weight * site_rows as f64 / base_rows as f64
         );
     }
