@@ -55,6 +55,9 @@ pub struct SpamModel {
     vocabulary: Vec<String>,
     metrics: Option<metrics::Metrics>,
     training_rows: usize,
+    /// A site's own model, whose log-odds, times the weight, are added to
+    /// this one's ([`Artifact::site`]).
+    site: Option<(Box<SpamModel>, f64)>,
 }
 
 /// A comment's score.
@@ -106,7 +109,14 @@ impl SpamModel {
 
     /// # Errors
     /// An artifact whose model does not match its vocabulary.
-    pub fn from_artifact(artifact: Artifact) -> Result<Self, ClassifierError> {
+    pub fn from_artifact(mut artifact: Artifact) -> Result<Self, ClassifierError> {
+        let site = match artifact.site.take() {
+            Some(site) => Some((
+                Box::new(Self::from_artifact(*site)?),
+                artifact.site_weight.unwrap_or(1.0),
+            )),
+            None => None,
+        };
         let vectorizer = Vectorizer::new(
             artifact.features.clone(),
             artifact.vectorizer.clone(),
@@ -124,6 +134,7 @@ impl SpamModel {
             vocabulary: artifact.vocabulary,
             metrics: artifact.metrics,
             training_rows: artifact.provenance.rows,
+            site,
         })
     }
 
@@ -154,16 +165,23 @@ impl SpamModel {
     /// Scores one comment.
     pub fn score(&self, input: &ScoringInput<'_>) -> Score {
         let vector = self.vectorizer.transform(input);
-        let [ham, spam] = self.scorer.joint_log_likelihood(&vector);
+        let [mut ham, mut spam] = self.scorer.joint_log_likelihood(&vector);
+        let site = self.site.as_ref().map(|(site, weight)| {
+            let vector = site.vectorizer.transform(input);
+            let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);
+            ham += weight * site_ham;
+            spam += weight * site_spam;
+            (site, *weight, vector)
+        });
         let spam_probability = probability_of_second(ham, spam);
         let top_features = if spam_probability >= 0.5 {
-            let mut pushes = explain::spam_pushes(
-                &self.vectorizer,
-                &self.vocabulary,
-                |i| self.scorer.log_ratio(i),
-                input,
-                &vector,
-            );
+            let mut pushes = self.word_pushes(input, &vector);
+            if let Some((site, weight, vector)) = site {
+                for (word, push) in site.word_pushes(input, &vector) {
+                    *pushes.entry(word).or_default() += weight * push;
+                }
+            }
+            let mut pushes = explain::strongest(pushes);
             pushes.truncate(TOP_TOKENS);
             pushes
         } else {
@@ -175,10 +193,35 @@ impl SpamModel {
         }
     }
 
-    /// `[ham, spam]` joint log-likelihoods from the sparse scorer.
+    /// How much each word of `input` pushed this model (not its site model)
+    /// toward spam.
+    fn word_pushes(
+        &self,
+        input: &ScoringInput<'_>,
+        vector: &SparseVector,
+    ) -> std::collections::HashMap<String, f64> {
+        explain::word_pushes(
+            &self.vectorizer,
+            &self.vocabulary,
+            |i| self.scorer.log_ratio(i),
+            input,
+            vector,
+        )
+    }
+
+    /// `[ham, spam]` joint log-likelihoods from the sparse scorer (with the
+    /// site model's added, if there is one).
     pub fn joint_log_likelihood(&self, input: &ScoringInput<'_>) -> [f64; 2] {
-        self.scorer
-            .joint_log_likelihood(&self.vectorizer.transform(input))
+        let [ham, spam] = self
+            .scorer
+            .joint_log_likelihood(&self.vectorizer.transform(input));
+        match &self.site {
+            Some((site, weight)) => {
+                let [site_ham, site_spam] = site.joint_log_likelihood(input);
+                [ham + weight * site_ham, spam + weight * site_spam]
+            }
+            None => [ham, spam],
+        }
     }
 
     /// Width of the model's feature space.
@@ -188,9 +231,7 @@ impl SpamModel {
 
     /// Spam probability only (evaluation loops).
     pub fn spam_probability(&self, input: &ScoringInput<'_>) -> f64 {
-        let [ham, spam] = self
-            .scorer
-            .joint_log_likelihood(&self.vectorizer.transform(input));
+        let [ham, spam] = self.joint_log_likelihood(input);
         probability_of_second(ham, spam)
     }
 }

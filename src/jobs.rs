@@ -43,7 +43,7 @@ impl JobRunner {
         min_per_class: usize,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        Self::with_base_data(db, model, min_per_class, metrics, BaseData::Shipped)
+        Self::with_base_data(db, model, min_per_class, metrics, BaseData::shipped())
     }
 
     /// A runner whose jobs add `base` rather than the shipped base data to the

@@ -15,6 +15,10 @@ use super::vectorizer::VectorizerConfig;
 pub const FORMAT: &str = "replyguard-multinomial-nb";
 /// Bumped on any incompatible change to this struct or to feature extraction.
 pub const FORMAT_VERSION: u32 = 1;
+/// The format version of an artifact that carries a site model
+/// ([`Artifact::site`]): a build that reads only version 1 refuses it with
+/// that reason rather than as a damaged file.
+pub const SITE_FORMAT_VERSION: u32 = 2;
 
 /// Class labels as linfa sees them.
 pub const HAM: usize = 0;
@@ -43,6 +47,16 @@ pub struct Artifact {
     /// Quality on held-out data, if measured: out-of-fold scores of the k-fold
     /// cross-validation in training, at the calibrated thresholds.
     pub metrics: Option<Metrics>,
+    /// A site's own model, trained on the site's labels alone, whose evidence
+    /// is added to this model's: a comment's log-odds are the sum of the two
+    /// models' (see `models/README.md`). Its own thresholds, metrics and
+    /// provenance are not used. Absent from a model trained on one corpus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Box<Artifact>>,
+    /// How much the site model's log-odds count in the sum (fitted on the
+    /// site's labels out of fold); 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_weight: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -92,9 +106,12 @@ impl Artifact {
                 header.format
             )));
         }
-        if header.format_version != Some(FORMAT_VERSION) {
+        if !matches!(
+            header.format_version,
+            Some(FORMAT_VERSION | SITE_FORMAT_VERSION)
+        ) {
             return Err(ClassifierError::Invalid(format!(
-                "model format version {:?} is not supported by this build (expected {FORMAT_VERSION}); retrain it",
+                "model format version {:?} is not supported by this build (expected {FORMAT_VERSION} or {SITE_FORMAT_VERSION}); retrain it",
                 header.format_version
             )));
         }
@@ -137,6 +154,32 @@ impl Artifact {
         }
         if self.vocabulary.is_empty() {
             return Err(ClassifierError::Invalid("empty vocabulary".into()));
+        }
+        let expected = if self.site.is_some() {
+            SITE_FORMAT_VERSION
+        } else {
+            FORMAT_VERSION
+        };
+        if self.format_version != expected {
+            return Err(ClassifierError::Invalid(format!(
+                "model format version {} does not match its contents (expected {expected})",
+                self.format_version
+            )));
+        }
+        if let Some(site) = &self.site {
+            if site.site.is_some() {
+                return Err(ClassifierError::Invalid(
+                    "a site model cannot carry a site model of its own".into(),
+                ));
+            }
+            site.check()?;
+        }
+        if let Some(weight) = self.site_weight
+            && !(weight.is_finite() && weight >= 0.0)
+        {
+            return Err(ClassifierError::Invalid(format!(
+                "site weight {weight} is not a finite non-negative number"
+            )));
         }
         Ok(())
     }

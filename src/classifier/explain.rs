@@ -49,16 +49,17 @@ fn shown(word: &str) -> &str {
     }
 }
 
-/// The features that pushed `vector` toward spam, strongest first, with
-/// character n-grams folded into their words: `(name, push)` where `push` is
-/// the feature's value times its log-likelihood ratio (spam over ham).
-pub fn spam_pushes(
+/// The pushes toward spam (negative: toward ham) of `vector`'s features by
+/// name, with character n-grams folded into their words: a feature's push is
+/// its value times its log-likelihood ratio (spam over ham). Two models'
+/// pushes on one comment add up word by word ([`strongest`] ranks them).
+pub fn word_pushes(
     vectorizer: &Vectorizer,
     vocabulary: &[String],
     log_ratio: impl Fn(u32) -> f64,
     input: &ScoringInput<'_>,
     vector: &SparseVector,
-) -> Vec<(String, f64)> {
+) -> HashMap<String, f64> {
     let push: HashMap<u32, f64> = vector
         .iter()
         .map(|&(i, value)| (i, value * log_ratio(i)))
@@ -115,7 +116,11 @@ pub fn spam_pushes(
         let name = name.strip_prefix("w:").map_or(name.as_str(), shown);
         *by_name.entry(name.to_owned()).or_default() += push.get(&i).copied().unwrap_or(0.0);
     }
+    by_name
+}
 
+/// The words that pushed toward spam, strongest first.
+pub fn strongest(by_name: HashMap<String, f64>) -> Vec<(String, f64)> {
     let mut pushes: Vec<(String, f64)> = by_name.into_iter().filter(|(_, p)| *p > 0.0).collect();
     // Strongest first; equal pushes by name, so an explanation never varies.
     pushes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -455,6 +455,119 @@ pub fn train_site_scored(
     Ok((artifact, out_of_fold, weight))
 }
 
+/// The weights a site model's log-odds may get in the sum
+/// ([`train_with_site`] keeps the one under which the site's labels are
+/// likeliest out of fold): naive Bayes is overconfident, and a model of a
+/// few dozen labels the more so.
+pub const SITE_WEIGHTS: [f64; 5] = [0.0625, 0.125, 0.25, 0.5, 1.0];
+
+/// A site's model: `base`, a model of the public corpus alone (its
+/// thresholds and metrics are replaced), with a model of the site's own
+/// labels (`site`, trained alone too) whose log-odds, times a weight from
+/// [`SITE_WEIGHTS`], are added to it ([`Artifact::site`]).
+/// Thresholds are calibrated on the site's labels alone, each scored by the
+/// base model (which never saw it) plus a site model trained on the other
+/// folds, exactly as a refit would; those scores are returned too, in
+/// `site`'s order, with source 0.
+///
+/// # Errors
+/// Too few site labels of a class for the folds, or training failing.
+pub fn train_with_site(
+    base: Artifact,
+    site: &[TrainingRow],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
+    let alone = TrainOptions {
+        folds: 0,
+        ..options.clone()
+    };
+    let site: Vec<TrainingRow> = site
+        .iter()
+        .map(|row| TrainingRow {
+            source: 0,
+            weight: 1.0,
+            ..row.clone()
+        })
+        .collect();
+    check_folds(&site, options)?;
+    let mut artifact = Artifact {
+        version: version.to_owned(),
+        provenance,
+        ..base
+    };
+    let site_artifact = train(&site, &alone, version, Provenance::default())?;
+    let base_model = super::SpamModel::from_artifact(artifact.clone())?;
+    let folds = options.folds.max(2);
+    let fold_of = super::calibration::fold_assignment(&site, folds);
+    // Each site label's log-odds (spam minus ham) from the base model and
+    // from a site model trained on the other folds.
+    let mut parts = vec![(0.0, 0.0); site.len()];
+    for fold in 0..folds {
+        let others: Vec<TrainingRow> = site
+            .iter()
+            .zip(&fold_of)
+            .filter(|&(_, &f)| f != fold)
+            .map(|(row, _)| row.clone())
+            .collect();
+        let fold_model = super::SpamModel::from_artifact(train(
+            &others,
+            &alone,
+            version,
+            Provenance::default(),
+        )?)?;
+        for (i, row) in site.iter().enumerate().filter(|&(i, _)| fold_of[i] == fold) {
+            let [ham, spam] = base_model.joint_log_likelihood(&row.input());
+            let [site_ham, site_spam] = fold_model.joint_log_likelihood(&row.input());
+            parts[i] = (spam - ham, site_spam - site_ham);
+        }
+    }
+    // The weight under which the site's labels are likeliest, out of fold.
+    let likelihood = |weight: f64| -> f64 {
+        parts
+            .iter()
+            .zip(&site)
+            .map(|(&(base, own), row)| {
+                let z = base + weight * own;
+                let z = if row.is_spam { z } else { -z };
+                // ln σ(z), stable for any z.
+                -((-z).max(0.0) + (-z.abs()).exp().ln_1p())
+            })
+            .sum()
+    };
+    let weight = SITE_WEIGHTS
+        .iter()
+        .copied()
+        .fold((1.0, f64::NEG_INFINITY), |best, w| {
+            let l = likelihood(w);
+            if l > best.1 { (w, l) } else { best }
+        })
+        .0;
+    let out_of_fold: Vec<OutOfFold> = parts
+        .iter()
+        .zip(&site)
+        .map(|(&(base, own), row)| {
+            (
+                super::probability_of_second(0.0, base + weight * own),
+                row.is_spam,
+                0,
+            )
+        })
+        .collect();
+    let thresholds = options.calibrate(&out_of_fold);
+    let pairs: Vec<(f64, bool)> = out_of_fold.iter().map(|s| (s.0, s.1)).collect();
+    artifact.thresholds = ThresholdSettings {
+        spam: thresholds.spam,
+        ham: thresholds.ham,
+    };
+    artifact.metrics = Some(metrics::evaluate(&pairs, thresholds));
+    artifact.site = Some(Box::new(site_artifact));
+    artifact.site_weight = Some(weight);
+    artifact.format_version = artifact::SITE_FORMAT_VERSION;
+    Ok((artifact, out_of_fold))
+}
+
 /// Refuses a calibration the classes are too small for.
 fn check_folds(examples: &[TrainingRow], options: &TrainOptions) -> Result<(), ClassifierError> {
     let spam = examples.iter().filter(|e| e.is_spam).count();
@@ -525,12 +638,15 @@ pub fn assemble(
         model: fitted.model,
         provenance,
         metrics: None,
+        site: None,
+        site_weight: None,
     }
 }
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::classifier::SpamModel;
 
     /// A whole fit: vocabulary, vectors, linfa.
     pub(in crate::classifier) fn fit(
@@ -684,5 +800,118 @@ pub(super) mod tests {
                     .all(|r| (r.weight - 50.0).abs() < f64::EPSILON)
             );
         }
+    }
+
+    #[test]
+    fn a_site_model_adds_its_weighted_evidence_to_the_base_models() {
+        let (base, site): (Vec<TrainingRow>, Vec<TrainingRow>) =
+            site_and_base().into_iter().partition(|row| row.source == 1);
+        let options = TrainOptions {
+            budget_source: Some(0),
+            ..TrainOptions::default()
+        };
+        let alone = TrainOptions {
+            folds: 0,
+            ..TrainOptions::default()
+        };
+        let base_model = train(&base, &alone, "b", Provenance::default()).unwrap();
+        let (artifact, out_of_fold) =
+            train_with_site(base_model, &site, &options, "v", Provenance::default()).unwrap();
+        assert_eq!(out_of_fold.len(), site.len());
+        let weight = artifact.site_weight.unwrap();
+        assert!(SITE_WEIGHTS.contains(&weight), "{weight}");
+        let model = |rows: &[TrainingRow]| {
+            SpamModel::from_artifact(train(rows, &alone, "m", Provenance::default()).unwrap())
+                .unwrap()
+        };
+        let (base_only, site_only) = (model(&base), model(&site));
+        // Through JSON, as the database stores it, as format version 2, which
+        // a build that reads only version 1 refuses by name.
+        assert_eq!(artifact.format_version, artifact::SITE_FORMAT_VERSION);
+        let mut stripped = artifact.clone();
+        stripped.site = None;
+        let err = Artifact::from_json(&serde_json::to_vec(&stripped).unwrap())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        let json = serde_json::to_vec(&artifact).unwrap();
+        let combined = SpamModel::from_artifact(Artifact::from_json(&json).unwrap()).unwrap();
+        for row in site.iter().chain(&base).step_by(7) {
+            let a = base_only.joint_log_likelihood(&row.input());
+            let b = site_only.joint_log_likelihood(&row.input());
+            let sum = combined.joint_log_likelihood(&row.input());
+            for class in 0..2 {
+                assert!((sum[class] - a[class] - weight * b[class]).abs() < 1e-9);
+            }
+        }
+        // The site's ham talks like the corpus's spam: the corpus alone
+        // ranks the site's labels badly, with the site's evidence (out of
+        // fold) well.
+        let by_base: Vec<(f64, bool)> = site
+            .iter()
+            .map(|r| (base_only.spam_probability(&r.input()), r.is_spam))
+            .collect();
+        let by_both: Vec<(f64, bool)> = out_of_fold.iter().map(|s| (s.0, s.1)).collect();
+        assert!(
+            metrics::roc_auc(&by_base) < 0.5,
+            "{}",
+            metrics::roc_auc(&by_base)
+        );
+        assert!(
+            metrics::roc_auc(&by_both) > 0.95,
+            "{}",
+            metrics::roc_auc(&by_both)
+        );
+        // The explanation names the word only the site's model knows.
+        let text = LabelledExample {
+            text: "love this song 99 zzqx".into(),
+            author_name: None,
+            author_email: None,
+            author_url: None,
+            is_spam: true,
+        };
+        let score = combined.score(&input(&text));
+        assert!(score.spam_probability >= 0.5, "{score:?}");
+        assert!(
+            score.reasons().iter().any(|r| r == "token:zzqx"),
+            "{score:?}"
+        );
+        // Its metrics are the site's out-of-fold answers at its thresholds.
+        let at = Thresholds {
+            spam: artifact.thresholds.spam,
+            ham: artifact.thresholds.ham,
+        };
+        assert_eq!(
+            artifact.metrics.as_ref().map(|m| m.mcc),
+            Some(metrics::evaluate(&by_both, at).mcc)
+        );
+    }
+
+    #[test]
+    fn a_site_model_needs_enough_labels_of_each_class_for_its_folds() {
+        let (base, site): (Vec<TrainingRow>, Vec<TrainingRow>) =
+            site_and_base().into_iter().partition(|row| row.source == 1);
+        let few: Vec<TrainingRow> = site
+            .iter()
+            .filter(|r| !r.is_spam)
+            .take(10)
+            .chain(site.iter().filter(|r| r.is_spam).take(4))
+            .cloned()
+            .collect();
+        let alone = TrainOptions {
+            folds: 0,
+            ..TrainOptions::default()
+        };
+        let base_model = train(&base, &alone, "b", Provenance::default()).unwrap();
+        let err = train_with_site(
+            base_model,
+            &few,
+            &TrainOptions::default(),
+            "v",
+            Provenance::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("at least 5 examples"), "{err}");
     }
 }

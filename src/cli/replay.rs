@@ -7,7 +7,6 @@
 //! last `--holdout` comments of that order, which no model ever trained on.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -75,10 +74,10 @@ pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
     let (day_one, base) = if args.base.is_empty() {
-        (None, BaseData::Shipped)
+        (None, BaseData::shipped())
     } else {
         let (model, rows) = base_model(&args.base)?;
-        (Some(model), BaseData::Rows(Arc::new(rows)))
+        (Some(model), BaseData::rows(rows))
     };
     let mut curve: Vec<Vec<Point>> = args.at.iter().map(|_| Vec::new()).collect();
     for order in 0..args.orders {
