@@ -2,7 +2,9 @@
 //! Run: `cargo bench --bench scoring`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use replyguard::classifier::{ScoringInput, SpamModel};
+use replyguard::classifier::artifact::Provenance;
+use replyguard::classifier::train::{self, TrainOptions};
+use replyguard::classifier::{Artifact, SHIPPED_MODEL, ScoringInput, SpamModel};
 
 /// A typical comment: the median YouTube test comment is about this long (~80 chars).
 const TYPICAL: &str =
@@ -26,6 +28,40 @@ fn scoring(c: &mut Criterion) {
             b.iter(|| model.score(std::hint::black_box(&input)))
         });
     }
+}
+
+/// A site's model as a training job may build it: the shipped model plus a
+/// model of 200 site labels (the repository's YouTube sample) added to it.
+/// Scoring extracts the features twice, once per vocabulary.
+fn site_scoring(c: &mut Criterion) {
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+    let site: Vec<train::TrainingRow> = match train::read_jsonl(&sample) {
+        Ok(rows) => rows.into_iter().take(200).collect(),
+        Err(err) => panic!("the sample does not read: {err}"),
+    };
+    let base = match Artifact::from_json(SHIPPED_MODEL) {
+        Ok(base) => base,
+        Err(err) => panic!("the shipped model does not load: {err}"),
+    };
+    let options = TrainOptions {
+        budget_source: Some(0),
+        ..TrainOptions::default()
+    };
+    let model =
+        match train::train_with_site(base, &site, &options, "bench-site", Provenance::default())
+            .and_then(|(artifact, _)| SpamModel::from_artifact(artifact))
+        {
+            Ok(model) => model,
+            Err(err) => panic!("the site model does not train: {err}"),
+        };
+    let input = ScoringInput {
+        text: TYPICAL,
+        ..Default::default()
+    };
+    c.bench_function("score_typical_comment_with_a_site_model", |b| {
+        b.iter(|| model.score(std::hint::black_box(&input)))
+    });
 }
 
 /// Keyword lists of 10,000 entries each, matched against a comment's six fields.
@@ -53,5 +89,5 @@ fn keywords(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, scoring, keywords);
+criterion_group!(benches, scoring, site_scoring, keywords);
 criterion_main!(benches);
