@@ -164,15 +164,18 @@ impl SpamModel {
 
     /// Scores one comment.
     pub fn score(&self, input: &ScoringInput<'_>) -> Score {
-        let vector = self.vectorizer.transform(input);
+        let (vector, site_vector) = self.vectors(input);
         let [mut ham, mut spam] = self.scorer.joint_log_likelihood(&vector);
-        let site = self.site.as_ref().map(|(site, weight)| {
-            let vector = site.vectorizer.transform(input);
-            let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);
-            ham += weight * site_ham;
-            spam += weight * site_spam;
-            (site, *weight, vector)
-        });
+        let site = self
+            .site
+            .as_ref()
+            .zip(site_vector)
+            .map(|((site, weight), vector)| {
+                let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);
+                ham += weight * site_ham;
+                spam += weight * site_spam;
+                (site, *weight, vector)
+            });
         let spam_probability = probability_of_second(ham, spam);
         let top_features = if spam_probability >= 0.5 {
             let mut pushes = self.word_pushes(input, &vector);
@@ -212,16 +215,35 @@ impl SpamModel {
     /// `[ham, spam]` joint log-likelihoods from the sparse scorer (with the
     /// site model's added, if there is one).
     pub fn joint_log_likelihood(&self, input: &ScoringInput<'_>) -> [f64; 2] {
-        let [ham, spam] = self
-            .scorer
-            .joint_log_likelihood(&self.vectorizer.transform(input));
-        match &self.site {
-            Some((site, weight)) => {
-                let [site_ham, site_spam] = site.joint_log_likelihood(input);
+        let (vector, site_vector) = self.vectors(input);
+        let [ham, spam] = self.scorer.joint_log_likelihood(&vector);
+        match self.site.as_ref().zip(site_vector) {
+            Some(((site, weight), vector)) => {
+                let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);
                 [ham + weight * site_ham, spam + weight * site_spam]
             }
             None => [ham, spam],
         }
+    }
+
+    /// The comment's vector over this model's vocabulary and, with a site
+    /// model, over the site model's: the features are extracted once when
+    /// both models have the same ones (as training jobs build them).
+    fn vectors(&self, input: &ScoringInput<'_>) -> (SparseVector, Option<SparseVector>) {
+        let Some((site, _)) = &self.site else {
+            return (self.vectorizer.transform(input), None);
+        };
+        if site.vectorizer.features() != self.vectorizer.features() {
+            return (
+                self.vectorizer.transform(input),
+                Some(site.vectorizer.transform(input)),
+            );
+        }
+        let hashes = self.vectorizer.hashes(input);
+        (
+            self.vectorizer.transform_hashes(&hashes),
+            Some(site.vectorizer.transform_hashes(&hashes)),
+        )
     }
 
     /// Width of the model's feature space.

@@ -135,10 +135,29 @@ impl Vectorizer {
     /// The document's weighted features (weighting × group weight), before
     /// normalization.
     pub fn weigh(&self, input: &ScoringInput<'_>) -> SparseVector {
+        self.weigh_hashes(&self.hashes(input))
+    }
+
+    /// The name hashes of every feature the document has, in or out of the
+    /// vocabulary: what [`Self::transform_hashes`] maps, so that models with
+    /// the same features but different vocabularies (a site's model and the
+    /// base model it is added to) extract a comment's features once.
+    pub fn hashes(&self, input: &ScoringInput<'_>) -> Vec<u64> {
         let mut sink = HashSink(Vec::with_capacity(256));
         extract(&self.features, input, &mut sink);
-        let hits: Vec<u32> = sink
-            .0
+        sink.0
+    }
+
+    /// [`Self::transform`] of a document whose feature hashes are `hashes`
+    /// ([`Self::hashes`] of a vectorizer with the same features).
+    pub fn transform_hashes(&self, hashes: &[u64]) -> SparseVector {
+        let mut vector = self.weigh_hashes(hashes);
+        self.normalize(&mut vector);
+        vector
+    }
+
+    fn weigh_hashes(&self, hashes: &[u64]) -> SparseVector {
+        let hits: Vec<u32> = hashes
             .iter()
             .filter_map(|h| self.index.get(h).copied())
             .collect();
