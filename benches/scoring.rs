@@ -41,7 +41,11 @@ fn site_scoring(c: &mut Criterion) {
         Err(err) => panic!("the sample does not read: {err}"),
     };
     let base = match Artifact::from_json(SHIPPED_MODEL) {
-        Ok(base) => base,
+        Ok(artifact) => train::BaseModel {
+            artifact,
+            rows: Vec::new(),
+            out_of_fold: Vec::new(),
+        },
         Err(err) => panic!("the shipped model does not load: {err}"),
     };
     let options = TrainOptions {
@@ -49,7 +53,7 @@ fn site_scoring(c: &mut Criterion) {
         ..TrainOptions::default()
     };
     let model =
-        match train::train_with_site(base, &site, &options, "bench-site", Provenance::default())
+        match train::train_with_site(&base, &site, &options, "bench-site", Provenance::default())
             .and_then(|(artifact, _)| SpamModel::from_artifact(artifact))
         {
             Ok(model) => model,

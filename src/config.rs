@@ -148,9 +148,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "REPLYGUARD_MAX_LINKS", default_value_t = 2)]
     pub max_links: usize,
 
-    /// Fewest labelled examples of each class (spam, ham) a training job
-    /// accepts: by default the calibration's fold count, the fewest the recipe
-    /// can train with (the gate decides whether such a model is good enough).
+    /// Fewest labelled ham a training job accepts, with one spam when it
+    /// trains with the base data and this many spam without: by default the
+    /// calibration's fold count, the fewest the recipe can train with (the
+    /// gate decides whether such a model is good enough).
     #[arg(
         long,
         global = true,

@@ -277,7 +277,8 @@ pub fn calibrate(
 /// model is judged by the ham of the site it serves, not by how it treats
 /// the ham of the public corpora it also learned from (whose budgets held
 /// a site's threshold where they wanted it, whatever the site's own
-/// evidence said).
+/// evidence said). The spam threshold is then the one that maximizes the
+/// MCC of that source's rows, within its [`SiteBudget`].
 pub fn calibrate_for(
     scored: &[(f64, bool, usize)],
     max_fpr: f64,
@@ -285,29 +286,29 @@ pub fn calibrate_for(
     max_missed_spam: f64,
     budget_source: Option<usize>,
 ) -> Thresholds {
-    let sources: Vec<usize> = scored
-        .iter()
-        .map(|s| s.2)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let sources = sources_of(scored);
     let slot = |source: usize| sources.binary_search(&source).unwrap_or(0);
     let mut ham_in = vec![0; sources.len()];
-    for s in scored.iter().filter(|s| !s.1) {
-        ham_in[slot(s.2)] += 1;
+    let mut spam_in = vec![0; sources.len()];
+    for s in scored {
+        if s.1 {
+            spam_in[slot(s.2)] += 1;
+        } else {
+            ham_in[slot(s.2)] += 1;
+        }
     }
     let budget_on = budget_source.and_then(|b| sources.binary_search(&b).ok());
+    let site_budget = budget_on.map(|on| SiteBudget::new(on, &ham_in, max_fpr, confidence));
     let allowed: Vec<usize> = ham_in
         .iter()
-        .enumerate()
-        .map(|(j, &ham)| match budget_on {
-            // Any number of false positives elsewhere.
-            Some(on) if on != j => ham,
-            _ => allowed_false_positives(ham, max_fpr, confidence),
-        })
+        .map(|&ham| allowed_false_positives(ham, max_fpr, confidence))
         .collect();
-    let total_spam = scored.iter().filter(|s| s.1).count();
-    let total_ham = scored.len() - total_spam;
+    // The MCC that chooses: the budgeted source's alone, or all rows'.
+    let (judged_spam, judged_ham) = match budget_on {
+        Some(on) => (spam_in[on], ham_in[on]),
+        None => (spam_in.iter().sum(), ham_in.iter().sum()),
+    };
+    let judged = |source_slot: usize| budget_on.is_none_or(|on| on == source_slot);
     // Sweep the distinct scores from the top down: at each, everything seen so
     // far is called spam. `>=` keeps the lowest of equally good thresholds.
     let mut fp_in = vec![0; sources.len()];
@@ -318,19 +319,27 @@ pub fn calibrate_for(
         |s| s.0,
         |t, group| {
             for s in group {
-                if s.1 {
-                    tp += 1;
-                } else {
-                    fp += 1;
-                    fp_in[slot(s.2)] += 1;
+                let j = slot(s.2);
+                if !s.1 {
+                    fp_in[j] += 1;
+                }
+                if judged(j) {
+                    if s.1 {
+                        tp += 1;
+                    } else {
+                        fp += 1;
+                    }
                 }
             }
-            let fpr_ok = fp_in
-                .iter()
-                .zip(&allowed)
-                .all(|(fp, allowed)| fp <= allowed);
+            let fpr_ok = match &site_budget {
+                Some(budget) => budget.holds(&fp_in),
+                None => fp_in
+                    .iter()
+                    .zip(&allowed)
+                    .all(|(fp, allowed)| fp <= allowed),
+            };
             if fpr_ok {
-                let m = mcc(tp, fp, total_ham - fp, total_spam - tp);
+                let m = mcc(tp, fp, judged_ham - fp, judged_spam - tp);
                 if m >= best.0 {
                     best = (m, t);
                 }
@@ -356,6 +365,134 @@ pub fn calibrate_for(
         })
         .fold(spam, f64::min);
     Thresholds { spam, ham }
+}
+
+/// The distinct sources of `scored` `(score, is_spam, source)`, ascending:
+/// a source's slot in per-source counts is its index here.
+fn sources_of(scored: &[(f64, bool, usize)]) -> Vec<usize> {
+    scored
+        .iter()
+        .map(|s| s.2)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The false-positive budget of one source (a site's own labels) when it is
+/// calibrated with others (the public base data).
+///
+/// A site with enough ham to show the budget on its own (299 at 1% and 95%:
+/// [`enough_ham_to_show`]) is held to [`allowed_false_positives`] of its ham.
+/// Before that, no count of its ham can show it, and a rule on the site's
+/// ham alone lets its single highest-scoring ham set the threshold. So the
+/// site's share of ham marked spam at a threshold is estimated as the mean
+/// of a beta-binomial posterior: its own `x` of `n` ham marked spam, plus
+/// `m = N − n` pseudo-ham (`N` the ham that would show the budget) marked
+/// spam at the rate of the base source that fares worst there (the most
+/// cautious prior: sites differ from the corpora), `(x + m·q) / (n + m)`,
+/// and that estimate must be at most the budget. The base data thus stands
+/// in for the ham the site lacks, and weighs less with every ham label, until
+/// the site's evidence stands alone. Chosen on development sites made of the
+/// train splits (models/README.md).
+#[derive(Debug, Clone)]
+pub struct SiteBudget {
+    on: usize,
+    ham_in: Vec<usize>,
+    max_fpr: f64,
+    /// Set when the site has enough ham of its own.
+    allowed: Option<usize>,
+    /// The pseudo-ham the base data stands in for.
+    pseudo_ham: f64,
+}
+
+impl SiteBudget {
+    /// The budget of source slot `on` among sources with `ham_in` ham each.
+    pub fn new(on: usize, ham_in: &[usize], max_fpr: f64, confidence: f64) -> Self {
+        let n = ham_in.get(on).copied().unwrap_or(0);
+        let has_prior = ham_in.iter().enumerate().any(|(j, &h)| j != on && h > 0);
+        let allowed = (enough_ham_to_show(n, max_fpr, confidence) || !has_prior)
+            .then(|| allowed_false_positives(n, max_fpr, confidence));
+        let needed = ham_needed_to_show(max_fpr, confidence);
+        Self {
+            on,
+            ham_in: ham_in.to_vec(),
+            max_fpr,
+            allowed,
+            pseudo_ham: needed.saturating_sub(n) as f64,
+        }
+    }
+
+    /// The estimated share of the site's ham marked spam when `fp_in` ham of
+    /// each source are.
+    pub fn estimate(&self, fp_in: &[usize]) -> f64 {
+        let n = self.ham_in.get(self.on).copied().unwrap_or(0);
+        let x = fp_in.get(self.on).copied().unwrap_or(0);
+        let prior = self
+            .ham_in
+            .iter()
+            .zip(fp_in)
+            .enumerate()
+            .filter(|&(j, (&ham, _))| j != self.on && ham > 0)
+            .map(|(_, (&ham, &fp))| fp as f64 / ham as f64)
+            .fold(0.0, f64::max);
+        let total = n as f64 + self.pseudo_ham;
+        if total <= 0.0 {
+            return 0.0;
+        }
+        (x as f64 + self.pseudo_ham * prior) / total
+    }
+
+    /// Whether a threshold at which `fp_in` ham of each source are marked
+    /// spam keeps the site's budget.
+    pub fn holds(&self, fp_in: &[usize]) -> bool {
+        match self.allowed {
+            Some(allowed) => fp_in.get(self.on).copied().unwrap_or(0) <= allowed,
+            None => self.estimate(fp_in) <= self.max_fpr,
+        }
+    }
+}
+
+/// The fewest held-out ham for which [`enough_ham_to_show`] holds (299 at 1%
+/// and 95%); 0 when no count would (a budget of 0 or 1, or a confidence of 1).
+pub fn ham_needed_to_show(max_fpr: f64, confidence: f64) -> usize {
+    if !(max_fpr > 0.0 && max_fpr < 1.0 && confidence > 0.0 && confidence < 1.0) {
+        return 0;
+    }
+    let needed = ((1.0 - confidence).ln() / (1.0 - max_fpr).ln()).ceil();
+    if needed.is_finite() && needed >= 0.0 {
+        needed as usize
+    } else {
+        0
+    }
+}
+
+/// Whether `spam_threshold` keeps the false-positive budget on
+/// `budget_source`'s ham among `scored` `(score, is_spam, source)`, as
+/// [`calibrate_for`] judges it ([`SiteBudget`]); without a budget source,
+/// on every source's ham.
+pub fn holds_budget(
+    scored: &[(f64, bool, usize)],
+    spam_threshold: f64,
+    max_fpr: f64,
+    confidence: f64,
+    budget_source: Option<usize>,
+) -> bool {
+    let sources = sources_of(scored);
+    let slot = |source: usize| sources.binary_search(&source).unwrap_or(0);
+    let (mut ham_in, mut fp_in) = (vec![0; sources.len()], vec![0; sources.len()]);
+    for s in scored.iter().filter(|s| !s.1) {
+        ham_in[slot(s.2)] += 1;
+        if s.0 >= spam_threshold {
+            fp_in[slot(s.2)] += 1;
+        }
+    }
+    match budget_source.and_then(|b| sources.binary_search(&b).ok()) {
+        Some(on) => SiteBudget::new(on, &ham_in, max_fpr, confidence).holds(&fp_in),
+        None => ham_in
+            .iter()
+            .zip(&fp_in)
+            .all(|(&ham, &fp)| fp <= allowed_false_positives(ham, max_fpr, confidence)),
+    }
 }
 
 /// Scores `examples` with `model` and computes metrics at its thresholds.
@@ -567,6 +704,90 @@ mod tests {
             calibrate_for(&scored, 0.01, 0.95, 0.05, Some(7)),
             everywhere
         );
+    }
+
+    /// A site (source 0) of `site_ham` ham at 0.01-0.30 and one more at
+    /// 0.9, and 20 spam at 0.60-0.79 and 0.95; base data (source 1) of 1,000
+    /// ham of which `base_high` score 0.65, the rest 0.05, and 200 spam at 0.97.
+    fn site_with_an_outlier(site_ham: usize, base_high: usize) -> Vec<(f64, bool, usize)> {
+        let mut scored: Vec<(f64, bool, usize)> = (0..site_ham)
+            .map(|i| (0.01 + 0.29 * i as f64 / site_ham as f64, false, 0))
+            .collect();
+        scored.push((0.9, false, 0));
+        scored.extend((0..19).map(|i| (0.6 + f64::from(i) / 100.0, true, 0)));
+        scored.push((0.95, true, 0));
+        scored.extend((0..1000).map(|i| (if i < base_high { 0.65 } else { 0.05 }, false, 1)));
+        scored.extend((0..200).map(|_| (0.97, true, 1)));
+        scored
+    }
+
+    #[test]
+    fn a_small_sites_one_high_ham_does_not_set_its_threshold_when_the_base_data_vouches() {
+        // 40 site ham: no count of them shows a 1% budget, so the base data
+        // (0.5% of its ham at 0.65) stands in for the 259 ham the site lacks.
+        let scored = site_with_an_outlier(40, 5);
+        let t = calibrate_for(&scored, 0.01, 0.95, 0.05, Some(0));
+        assert!(
+            (t.spam - 0.6).abs() < 1e-12,
+            "every site spam caught, the one high ham marked spam: {t:?}"
+        );
+        let budget = SiteBudget::new(0, &[41, 1000], 0.01, 0.95);
+        // (1 site ham + 258 pseudo-ham at 0.5%) / (41 + 258).
+        let estimate = budget.estimate(&[1, 5]);
+        assert!(
+            (estimate - (1.0 + 258.0 * 0.005) / 299.0).abs() < 1e-12,
+            "{estimate}"
+        );
+        assert!(holds_budget(&scored, t.spam, 0.01, 0.95, Some(0)));
+        // Base data that marks 3% of its ham spam at 0.65 does not vouch for
+        // a threshold there: it goes above the base's high ham.
+        let wary = calibrate_for(&site_with_an_outlier(40, 30), 0.01, 0.95, 0.05, Some(0));
+        assert!(wary.spam > 0.65 && wary.spam < 0.9, "{wary:?}");
+        assert!(!holds_budget(
+            &site_with_an_outlier(40, 30),
+            0.6,
+            0.01,
+            0.95,
+            Some(0)
+        ));
+    }
+
+    #[test]
+    fn a_site_with_enough_ham_is_held_to_its_own_evidence() {
+        assert_eq!(ham_needed_to_show(0.01, 0.95), 299);
+        assert!(enough_ham_to_show(
+            ham_needed_to_show(0.01, 0.95),
+            0.01,
+            0.95
+        ));
+        assert!(!enough_ham_to_show(
+            ham_needed_to_show(0.01, 0.95) - 1,
+            0.01,
+            0.95
+        ));
+        assert_eq!(ham_needed_to_show(0.0, 0.95), 0);
+        assert_eq!(ham_needed_to_show(0.01, 1.0), 0);
+        // 401 site ham: the Neyman-Pearson count on the site's own ham, no
+        // false positive (P(Bin(401, 1%) <= 1) = 9% > 5%).
+        let allowed = allowed_false_positives(401, 0.01, 0.95);
+        assert_eq!(allowed, 0);
+        // Whatever the base data says, its one high ham is not marked spam.
+        for base_high in [0, 30] {
+            let t = calibrate_for(
+                &site_with_an_outlier(400, base_high),
+                0.01,
+                0.95,
+                0.05,
+                Some(0),
+            );
+            assert!(t.spam > 0.9, "{base_high}: {t:?}");
+        }
+        // Without other sources there is no prior either.
+        let alone: Vec<(f64, bool, usize)> = site_with_an_outlier(40, 0)
+            .into_iter()
+            .filter(|s| s.2 == 0)
+            .collect();
+        assert!(calibrate_for(&alone, 0.01, 0.95, 0.05, Some(0)).spam > 0.9);
     }
 
     #[test]

@@ -461,19 +461,50 @@ pub fn train_site_scored(
 /// few dozen labels the more so.
 pub const SITE_WEIGHTS: [f64; 5] = [0.0625, 0.125, 0.25, 0.5, 1.0];
 
-/// A site's model: `base`, a model of the public corpus alone (its
-/// thresholds and metrics are replaced), with a model of the site's own
-/// labels (`site`, trained alone too) whose log-odds, times a weight from
-/// [`SITE_WEIGHTS`], are added to it ([`Artifact::site`]).
-/// Thresholds are calibrated on the site's labels alone, each scored by the
-/// base model (which never saw it) plus a site model trained on the other
-/// folds, exactly as a refit would; those scores are returned too, in
-/// `site`'s order, with source 0.
+/// A model of the public base data alone, as [`train_with_site`] adds a
+/// site's model to it: the artifact (its thresholds and metrics are
+/// replaced), and the base rows with each one's out-of-fold score, so that
+/// the site's thresholds can borrow the base data's ham where the site has
+/// too little of its own ([`metrics::SiteBudget`]).
+#[derive(Debug, Clone)]
+pub struct BaseModel {
+    pub artifact: Artifact,
+    /// The base rows (sources 1, 2, …) and their out-of-fold scores.
+    pub rows: Vec<TrainingRow>,
+    pub out_of_fold: Vec<OutOfFold>,
+}
+
+impl BaseModel {
+    /// Trains the model of `rows` (the base data, sources from 1) alone and
+    /// scores each row out of fold.
+    ///
+    /// # Errors
+    /// As [`train_scored`].
+    pub fn train(rows: Vec<TrainingRow>, options: &TrainOptions) -> Result<Self, ClassifierError> {
+        let (artifact, out_of_fold) = train_scored(&rows, options, "base", Provenance::default())?;
+        Ok(Self {
+            artifact,
+            rows,
+            out_of_fold,
+        })
+    }
+}
+
+/// A site's model: `base`'s model of the public corpus alone, with a model
+/// of the site's own labels (`site`, trained alone too) whose log-odds,
+/// times a weight from [`SITE_WEIGHTS`], are added to it
+/// ([`Artifact::site`]). Thresholds are calibrated on the site's labels,
+/// each scored by the base model (which never saw it) plus a site model
+/// trained on the other folds, exactly as a refit would, with the base rows
+/// (each scored out of fold by the base model plus the site's model, which
+/// never saw them) standing in for site ham the site lacks
+/// ([`metrics::SiteBudget`]). Those scores are returned too: the site's
+/// first, in `site`'s order, with source 0, then the base rows'.
 ///
 /// # Errors
 /// Too few site labels of a class for the folds, or training failing.
 pub fn train_with_site(
-    base: Artifact,
+    base: &BaseModel,
     site: &[TrainingRow],
     options: &TrainOptions,
     version: &str,
@@ -495,7 +526,8 @@ pub fn train_with_site(
     let mut artifact = Artifact {
         version: version.to_owned(),
         provenance,
-        ..base
+        metrics: None,
+        ..base.artifact.clone()
     };
     let site_artifact = train(&site, &alone, version, Provenance::default())?;
     let base_model = super::SpamModel::from_artifact(artifact.clone())?;
@@ -555,7 +587,23 @@ pub fn train_with_site(
             )
         })
         .collect();
-    let thresholds = options.calibrate(&out_of_fold);
+    let site_model = super::SpamModel::from_artifact(site_artifact.clone())?;
+    let base_scored =
+        base.rows
+            .iter()
+            .zip(&base.out_of_fold)
+            .map(|(row, &(p, is_spam, source))| {
+                let [ham, spam] = site_model.joint_log_likelihood(&row.input());
+                // Finite, so that a certainty plus anything stays a number.
+                let base_log_odds = (p.ln() - (-p).ln_1p()).clamp(-700.0, 700.0);
+                (
+                    super::probability_of_second(0.0, base_log_odds + weight * (spam - ham)),
+                    is_spam,
+                    source,
+                )
+            });
+    let calibration: Vec<OutOfFold> = out_of_fold.iter().copied().chain(base_scored).collect();
+    let thresholds = options.calibrate(&calibration);
     let pairs: Vec<(f64, bool)> = out_of_fold.iter().map(|s| (s.0, s.1)).collect();
     artifact.thresholds = ThresholdSettings {
         spam: thresholds.spam,
@@ -565,7 +613,7 @@ pub fn train_with_site(
     artifact.site = Some(Box::new(site_artifact));
     artifact.site_weight = Some(weight);
     artifact.format_version = artifact::SITE_FORMAT_VERSION;
-    Ok((artifact, out_of_fold))
+    Ok((artifact, calibration))
 }
 
 /// Refuses a calibration the classes are too small for.
@@ -814,10 +862,13 @@ pub(super) mod tests {
             folds: 0,
             ..TrainOptions::default()
         };
-        let base_model = train(&base, &alone, "b", Provenance::default()).unwrap();
-        let (artifact, out_of_fold) =
-            train_with_site(base_model, &site, &options, "v", Provenance::default()).unwrap();
-        assert_eq!(out_of_fold.len(), site.len());
+        let base_model = BaseModel::train(base.clone(), &TrainOptions::default()).unwrap();
+        let (artifact, mut out_of_fold) =
+            train_with_site(&base_model, &site, &options, "v", Provenance::default()).unwrap();
+        // The site's scores, then the base rows' (which calibrated too).
+        assert_eq!(out_of_fold.len(), site.len() + base.len());
+        assert!(out_of_fold[site.len()..].iter().all(|s| s.2 == 1));
+        out_of_fold.truncate(site.len());
         let weight = artifact.site_weight.unwrap();
         assert!(SITE_WEIGHTS.contains(&weight), "{weight}");
         let model = |rows: &[TrainingRow]| {
@@ -902,9 +953,9 @@ pub(super) mod tests {
             folds: 0,
             ..TrainOptions::default()
         };
-        let base_model = train(&base, &alone, "b", Provenance::default()).unwrap();
+        let base_model = BaseModel::train(base, &alone).unwrap();
         let err = train_with_site(
-            base_model,
+            &base_model,
             &few,
             &TrainOptions::default(),
             "v",
