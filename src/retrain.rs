@@ -129,11 +129,7 @@ pub fn queue_job(
 /// gets a threshold that answers to its own ham (on a site the base data
 /// does not resemble, the day-one model can mark a tenth of its ham spam).
 fn enough(spam: usize, ham: usize, min_per_class: usize, with_base: bool) -> Result<(), String> {
-    let min_spam = if with_base {
-        min_per_class.min(1)
-    } else {
-        min_per_class
-    };
+    let min_spam = if with_base { 1 } else { min_per_class };
     if spam < min_spam || ham < min_per_class {
         return Err(format!(
             "Not enough labelled examples to train: need at least {min_spam} spam and {min_per_class} ham, have {spam} spam and {ham} ham."
@@ -242,14 +238,13 @@ pub fn train_candidate(
         u64::try_from(job.id).unwrap_or(0),
     )
     .with_budget_held(
-        !out_of_fold.is_empty()
-            && metrics::holds_budget(
-                &out_of_fold,
-                candidate.thresholds().spam,
-                options.max_fpr,
-                options.fpr_confidence,
-                options.budget_source,
-            ),
+        metrics::budget_estimate_holds(
+            &out_of_fold,
+            candidate.thresholds().spam,
+            options.max_fpr,
+            options.fpr_confidence,
+            options.budget_source,
+        ) == Some(true),
     );
     let (mut activate, mut reason) = gate(params.activate, &comparison, current.version());
     if !how.is_empty() {
@@ -382,9 +377,12 @@ pub struct Comparison {
     pub mcc_low: f64,
     /// …and its false-positive rate minus the active model's at most this.
     pub fpr_high: f64,
-    /// The candidate's spam threshold keeps the site's false-positive
-    /// budget as its calibration estimates it (the site's ham, and the base
-    /// data's for ham the site lacks: [`metrics::SiteBudget`]).
+    /// The site has too few ham to show the false-positive budget on its
+    /// own, and the candidate's spam threshold keeps it as its calibration
+    /// estimates it with the base data's ham ([`metrics::SiteBudget`]). Its
+    /// threshold was chosen to keep it, so this holds for nearly every
+    /// candidate trained with the base data on such a site: there the
+    /// budget, not the active model's record, bounds its false positives.
     pub budget_held: bool,
 }
 
@@ -478,11 +476,12 @@ pub fn compare(
 /// [`ActivatePolicy::IfBetter`], only when, with [`CONFIDENCE`], its MCC is
 /// not more than [`MCC_MARGIN`] below the active model's and its
 /// false-positive rate not more than [`FPR_MARGIN`] above, on the same site
-/// labels; or when the active model marks more than [`FPR_BUDGET`] of the
-/// site's ham spam and the candidate fewer.
+/// labels, or within the site's budget as estimated with the base data
+/// ([`Comparison::budget_held`]); or when the active model marks more than
+/// [`FPR_BUDGET`] of the site's ham spam and the candidate fewer.
 pub fn gate(policy: ActivatePolicy, c: &Comparison, active_version: &str) -> (bool, String) {
     let comparison = format!(
-        "on {} site labels, each scored by a candidate that did not train on it: candidate MCC {:.4} FPR {:.4}, active {active_version} MCC {:.4} FPR {:.4}; with {:.0}% confidence the candidate's MCC is at least {:+.4} against the active model's (allowed: {:+.4}) and its false-positive rate at most {:+.4} (allowed: {:+.4}, or any within the site's {:.0}% budget, which the candidate's threshold {})",
+        "on {} site labels, each scored by a candidate that did not train on it: candidate MCC {:.4} FPR {:.4}, active {active_version} MCC {:.4} FPR {:.4}; with {:.0}% confidence the candidate's MCC is at least {:+.4} against the active model's (allowed: {:+.4}) and its false-positive rate at most {:+.4} (allowed: {:+.4}, or any within the site's {:.0}% budget as estimated with the base data, which the candidate's threshold {})",
         c.candidate.n,
         c.candidate.mcc,
         c.candidate.fpr,
@@ -497,7 +496,7 @@ pub fn gate(policy: ActivatePolicy, c: &Comparison, active_version: &str) -> (bo
         if c.budget_held {
             "keeps"
         } else {
-            "does not keep"
+            "does not keep or is not judged by"
         },
     );
     match policy {
