@@ -7,15 +7,8 @@
 # Usage: scripts/replay-dev-sites.sh [--orders N] [BIN]
 #   (defaults: 5 orders, target/release/replyguard built here)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-orders=5
-if [ "${1:-}" = --orders ]; then orders=$2; shift 2; fi
-data=${DATA_DIR:-../shared/data/splits}
-bin=${1:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet
-  bin=target/release/replyguard
-fi
+# shellcheck source=scripts/replay-args.sh
+source "$(dirname "$0")/replay-args.sh"
 sites=target/dev-sites
 mkdir -p "$sites"
 python3 - "$data/youtube-xvideo/train.jsonl" "$sites" <<'PY'

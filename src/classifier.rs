@@ -49,7 +49,12 @@ pub enum ClassifierError {
 #[derive(Debug)]
 pub struct SpamModel {
     artifact_version: String,
+    /// What the service uses: for a model of several corpora, the spam
+    /// threshold for a site without labels of its own.
     thresholds: Thresholds,
+    /// The spam threshold calibrated on the training data's own held-out
+    /// scores.
+    calibrated_spam: f64,
     vectorizer: Vectorizer,
     scorer: SparseScorer,
     vocabulary: Vec<String>,
@@ -126,9 +131,13 @@ impl SpamModel {
         Ok(Self {
             artifact_version: artifact.version,
             thresholds: Thresholds {
-                spam: artifact.thresholds.spam,
+                spam: artifact
+                    .thresholds
+                    .new_site_spam
+                    .unwrap_or(artifact.thresholds.spam),
                 ham: artifact.thresholds.ham,
             },
+            calibrated_spam: artifact.thresholds.spam,
             vectorizer,
             scorer,
             vocabulary: artifact.vocabulary,
@@ -152,9 +161,21 @@ impl SpamModel {
         self.metrics.as_ref()
     }
 
-    /// The thresholds calibrated with the model.
+    /// The thresholds the service scores with: for a model of several public
+    /// corpora (the shipped model), the spam threshold for a site that has no
+    /// labels of its own yet ([`artifact::ThresholdSettings::new_site_spam`]).
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
+    }
+
+    /// The thresholds calibrated on the training data's own held-out scores:
+    /// how the model fares on comments like those it learned from. The same
+    /// as [`Self::thresholds`] for a site's retrained model.
+    pub fn calibrated_thresholds(&self) -> Thresholds {
+        Thresholds {
+            spam: self.calibrated_spam,
+            ..self.thresholds
+        }
     }
 
     /// The document vector (for tests and evaluation).

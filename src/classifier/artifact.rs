@@ -62,8 +62,17 @@ pub struct Artifact {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdSettings {
+    /// Calibrated on the training data's own held-out scores: for comments
+    /// like those it learned from.
     pub spam: f64,
     pub ham: f64,
+    /// The spam threshold the service uses while this model serves a site
+    /// with no labels of its own (a model of several corpora, calibrated by
+    /// holding each corpus out in turn: [`super::metrics::new_site_threshold`]);
+    /// at least `spam`. Absent from a model of one corpus and from a site's
+    /// retrained model, whose thresholds the site's labels calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_site_spam: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

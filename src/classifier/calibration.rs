@@ -53,9 +53,61 @@ pub fn out_of_fold_scores(
 ) -> Vec<(f64, bool, usize)> {
     let k = options.folds.max(1);
     let fold_of = fold_assignment(examples, k);
+    held_out_scores(vectorized, examples, options, &fold_of, k)
+}
+
+/// Every example of a corpus made of several sources (input files) scored by
+/// a model trained on the *other* sources only, as `(spam probability, is
+/// spam, source)`: how the model treats a corpus unlike anything it learned
+/// from, which is what a new site is ([`super::metrics::new_site_threshold`]).
+/// Exact in the same way as [`out_of_fold_scores`]. `None` for a row whose
+/// other sources lack a class, and empty with fewer than two sources.
+pub fn out_of_source_scores(
+    vectorized: &Vectorized,
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+) -> Vec<Option<(f64, bool, usize)>> {
+    let mut sources: Vec<usize> = examples.iter().map(|e| e.source).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.len() < 2 {
+        return Vec::new();
+    }
+    let fold_of: Vec<usize> = examples
+        .iter()
+        .map(|e| sources.binary_search(&e.source).unwrap_or(0))
+        .collect();
+    // A source is scored only if the others hold both classes.
+    let mut classes = vec![[0usize; 2]; sources.len()];
+    for (example, &fold) in examples.iter().zip(&fold_of) {
+        classes[fold][class_of(example)] += 1;
+    }
+    let total = classes
+        .iter()
+        .fold([0, 0], |t, c| [t[0] + c[0], t[1] + c[1]]);
+    let scorable: Vec<bool> = classes
+        .iter()
+        .map(|c| total[0] > c[0] && total[1] > c[1])
+        .collect();
+    held_out_scores(vectorized, examples, options, &fold_of, sources.len())
+        .into_iter()
+        .zip(&fold_of)
+        .map(|(score, &fold)| scorable[fold].then_some(score))
+        .collect()
+}
+
+/// Each example scored by the model of the examples outside its fold
+/// (`fold_of`, folds `0..k`).
+fn held_out_scores(
+    vectorized: &Vectorized,
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+    fold_of: &[usize],
+    k: usize,
+) -> Vec<(f64, bool, usize)> {
     let width = vectorized.vocabulary.len();
     let mut df_in = vec![vec![0usize; width]; k];
-    for (row, &fold) in vectorized.weighed.iter().zip(&fold_of) {
+    for (row, &fold) in vectorized.weighed.iter().zip(fold_of) {
         for &(c, _) in row {
             df_in[fold][c as usize] += 1;
         }
@@ -181,6 +233,63 @@ mod tests {
             }
         }
         assert_eq!(compared, examples.len());
+    }
+
+    #[test]
+    fn out_of_source_scores_equal_refitting_with_linfa_on_the_other_sources() {
+        let mut examples = sample();
+        for (i, example) in examples.iter_mut().enumerate() {
+            example.source = i % 3;
+        }
+        let options = TrainOptions::default();
+        let vectorized = vectorize(&examples, &options).unwrap();
+        let held_out = out_of_source_scores(&vectorized, &examples, &options);
+        assert_eq!(held_out.len(), examples.len());
+        for source in 0..3 {
+            let others: Vec<TrainingRow> = examples
+                .iter()
+                .filter(|e| e.source != source)
+                .cloned()
+                .collect();
+            let model = SpamModel::from_artifact(assemble(
+                &options,
+                fit(&others, &options).unwrap(),
+                "others",
+                options.fallback_thresholds,
+                Provenance::default(),
+            ))
+            .unwrap();
+            for (example, score) in examples.iter().zip(&held_out) {
+                if example.source == source {
+                    let (p, is_spam, from) = score.unwrap();
+                    let expected = model.spam_probability(&input(example));
+                    assert!((p - expected).abs() < 1e-9, "{p} vs refit {expected}");
+                    assert_eq!((is_spam, from), (example.is_spam, source));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_source_scores_need_two_sources_and_both_classes_in_the_others() {
+        let mut examples = sample();
+        let options = TrainOptions::default();
+        let vectorized = vectorize(&examples, &options).unwrap();
+        assert!(out_of_source_scores(&vectorized, &examples, &options).is_empty());
+        // Source 1 holds all the spam and source 0 all the ham: neither's
+        // others hold both classes.
+        for example in &mut examples {
+            example.source = usize::from(example.is_spam);
+        }
+        let held_out = out_of_source_scores(&vectorized, &examples, &options);
+        assert!(held_out.iter().all(Option::is_none));
+        // One ham moved to source 1: source 0's others now hold both.
+        let moved = examples.iter().position(|e| !e.is_spam).unwrap();
+        examples[moved].source = 1;
+        let held_out = out_of_source_scores(&vectorized, &examples, &options);
+        for (example, score) in examples.iter().zip(&held_out) {
+            assert_eq!(score.is_some(), example.source == 0);
+        }
     }
 
     #[test]

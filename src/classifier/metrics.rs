@@ -370,6 +370,43 @@ pub fn calibrate_for(
     Thresholds { spam, ham }
 }
 
+/// The spam threshold for a site that has no labels of its own yet: the
+/// lowest at which, in every source of `scored` (each row scored by a model
+/// trained on the *other* sources,
+/// [`super::calibration::out_of_source_scores`]), at most
+/// [`allowed_false_positives`] of that source's ham would be marked spam. A
+/// source the model never learned from is what a new site is, and a site
+/// differs from the corpora by topic as much as they differ from each other:
+/// their ham that talks like the other corpus's spam is what a new site's
+/// ham does too. `None` without a source with ham. The threshold is a score
+/// just above the highest ham beyond the allowance (at most 1: a source
+/// whose allowance is exceeded by ham scoring exactly 1 gets 1).
+pub fn new_site_threshold(
+    scored: &[(f64, bool, usize)],
+    max_fpr: f64,
+    confidence: f64,
+) -> Option<f64> {
+    sources_of(scored)
+        .into_iter()
+        .filter_map(|source| {
+            let mut ham: Vec<f64> = scored
+                .iter()
+                .filter(|s| s.2 == source && !s.1)
+                .map(|s| s.0)
+                .collect();
+            if ham.is_empty() {
+                return None;
+            }
+            ham.sort_by(|a, b| b.total_cmp(a));
+            let allowed = allowed_false_positives(ham.len(), max_fpr, confidence);
+            Some(match ham.get(allowed) {
+                Some(&beyond) => beyond.next_up().min(1.0),
+                None => 0.0,
+            })
+        })
+        .reduce(f64::max)
+}
+
 /// The distinct sources of `scored` `(score, is_spam, source)`, ascending:
 /// a source's slot in per-source counts is its index here.
 fn sources_of(scored: &[(f64, bool, usize)]) -> Vec<usize> {
@@ -890,5 +927,38 @@ mod tests {
         }
         let t = calibrate(&scored, 0.0, 0.95, 0.0);
         assert!(t.spam > 0.8, "{t:?}");
+    }
+
+    #[test]
+    fn a_new_site_threshold_holds_the_allowance_in_every_held_out_source() {
+        // Source 0: 1,000 ham at 0.0005, 0.0010, …, 0.5000; allowed at 2%
+        // and 95%: 12. Source 1: 100 ham, allowed none, the highest at 0.3.
+        let mut scored: Vec<(f64, bool, usize)> = (1..=1000)
+            .map(|i| (f64::from(i) / 2000.0, false, 0))
+            .collect();
+        scored.extend((1..=100).map(|i| (f64::from(i) * 0.003, false, 1)));
+        scored.push((0.99, true, 0));
+        let allowed = allowed_false_positives(1000, 0.02, 0.95);
+        assert_eq!(allowed, 12);
+        let t = new_site_threshold(&scored, 0.02, 0.95).unwrap();
+        let marked = |source: usize| {
+            scored
+                .iter()
+                .filter(|s| s.2 == source && !s.1 && s.0 >= t)
+                .count()
+        };
+        assert_eq!(marked(0), allowed);
+        assert!(t > 0.494 && t < 0.4941, "{t}");
+        assert_eq!(marked(1), 0);
+        // Source 1's ham scoring higher decides instead.
+        scored.push((0.7, false, 1));
+        let t = new_site_threshold(&scored, 0.02, 0.95).unwrap();
+        assert!(t > 0.7 && t < 0.7001, "{t}");
+        // Ham at exactly 1 beyond the allowance: 1, the most it can be.
+        scored.push((1.0, false, 1));
+        assert_eq!(new_site_threshold(&scored, 0.02, 0.95), Some(1.0));
+        // No ham: nothing to hold.
+        assert_eq!(new_site_threshold(&[(0.9, true, 0)], 0.02, 0.95), None);
+        assert_eq!(new_site_threshold(&[], 0.02, 0.95), None);
     }
 }

@@ -130,6 +130,11 @@ pub struct TrainOptions {
     /// labels, source 0, when it trains with the public base data); `None`:
     /// on every source's.
     pub budget_source: Option<usize>,
+    /// Most ham (share) of a corpus the model never learned from that the
+    /// spam threshold for a site without labels may mark spam, shown with
+    /// `fpr_confidence` ([`metrics::new_site_threshold`]): 2%, what a new
+    /// site should see at most on day one (issue #12).
+    pub new_site_max_fpr: f64,
     pub fallback_thresholds: Thresholds,
 }
 
@@ -171,6 +176,7 @@ impl Default for TrainOptions {
             fpr_confidence: 0.95,
             max_missed_spam: 0.05,
             budget_source: None,
+            new_site_max_fpr: 0.02,
             fallback_thresholds: Thresholds {
                 spam: 0.9,
                 ham: 0.5,
@@ -364,6 +370,25 @@ pub fn train_scored(
     version: &str,
     provenance: Provenance,
 ) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
+    fit_scored(examples, options, version, provenance, NewSite::Threshold)
+}
+
+/// Whether [`finish`] gives a model of several sources its day-one spam
+/// threshold ([`ThresholdSettings::new_site_spam`]): a base model whose
+/// thresholds a site's calibration replaces does not need the extra pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewSite {
+    Threshold,
+    Skip,
+}
+
+fn fit_scored(
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+    new_site: NewSite,
+) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
     let vectorized = vectorize(examples, options)?;
     check_folds(examples, options)?;
     let out_of_fold = if options.folds >= 2 {
@@ -378,6 +403,7 @@ pub fn train_scored(
         options,
         version,
         provenance,
+        new_site,
     )?;
     Ok((artifact, out_of_fold))
 }
@@ -451,6 +477,7 @@ pub fn train_site_scored(
         options,
         version,
         provenance,
+        NewSite::Skip,
     )?;
     Ok((artifact, out_of_fold, weight))
 }
@@ -481,7 +508,8 @@ impl BaseModel {
     /// # Errors
     /// As [`train_scored`].
     pub fn train(rows: Vec<TrainingRow>, options: &TrainOptions) -> Result<Self, ClassifierError> {
-        let (artifact, out_of_fold) = train_scored(&rows, options, "base", Provenance::default())?;
+        let (artifact, out_of_fold) =
+            fit_scored(&rows, options, "base", Provenance::default(), NewSite::Skip)?;
         Ok(Self {
             artifact,
             rows,
@@ -608,6 +636,7 @@ pub fn train_with_site(
     artifact.thresholds = ThresholdSettings {
         spam: thresholds.spam,
         ham: thresholds.ham,
+        new_site_spam: None,
     };
     artifact.metrics = Some(metrics::evaluate(&pairs, thresholds));
     artifact.site = Some(Box::new(site_artifact));
@@ -644,6 +673,7 @@ fn finish(
     options: &TrainOptions,
     version: &str,
     provenance: Provenance,
+    new_site: NewSite,
 ) -> Result<Artifact, ClassifierError> {
     let (thresholds, held_out) = if out_of_fold.is_empty() {
         (options.fallback_thresholds, None)
@@ -652,12 +682,25 @@ fn finish(
         let pairs: Vec<(f64, bool)> = out_of_fold.iter().map(|s| (s.0, s.1)).collect();
         (thresholds, Some(metrics::evaluate(&pairs, thresholds)))
     };
+    let new_site_spam =
+        if out_of_fold.is_empty() || options.budget_source.is_some() || new_site == NewSite::Skip {
+            None
+        } else {
+            let held_out: Vec<OutOfFold> =
+                super::calibration::out_of_source_scores(&vectorized, examples, options)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            metrics::new_site_threshold(&held_out, options.new_site_max_fpr, options.fpr_confidence)
+                .map(|t| t.max(thresholds.spam))
+        };
     let model = fit_rows(&vectorized, examples, options.alpha)?;
     let fitted = Fitted {
         vocabulary: vectorized.vocabulary,
         model,
     };
     let mut artifact = assemble(options, fitted, version, thresholds, provenance);
+    artifact.thresholds.new_site_spam = new_site_spam;
     artifact.metrics = held_out;
     Ok(artifact)
 }
@@ -682,6 +725,7 @@ pub fn assemble(
         thresholds: ThresholdSettings {
             spam: thresholds.spam,
             ham: thresholds.ham,
+            new_site_spam: None,
         },
         model: fitted.model,
         provenance,
@@ -792,7 +836,10 @@ pub(super) mod tests {
             .filter(|row| row.source == 0)
             .for_each(|row| row.weight = 7.0);
         let (plain, _) = train_scored(&weighted, &options, "v", Provenance::default()).unwrap();
-        assert_eq!(chosen.thresholds, plain.thresholds);
+        // (A site's model has no day-one threshold: the site's labels
+        // calibrated it.)
+        let (a, b) = (chosen.thresholds, plain.thresholds);
+        assert_eq!((a.spam, a.ham, a.new_site_spam), (b.spam, b.ham, None));
         let (chosen, plain) = (
             crate::classifier::SpamModel::from_artifact(chosen).unwrap(),
             crate::classifier::SpamModel::from_artifact(plain).unwrap(),
@@ -848,6 +895,70 @@ pub(super) mod tests {
                     .all(|r| (r.weight - 50.0).abs() < f64::EPSILON)
             );
         }
+    }
+
+    #[test]
+    fn a_model_of_several_corpora_serves_a_new_site_at_the_threshold_held_out_corpora_need() {
+        // The site-like corpus (source 0), whose ham talks like the sample's
+        // spam, and the sample (source 1).
+        let rows = site_and_base();
+        let options = TrainOptions::default();
+        let artifact = train(&rows, &options, "v", Provenance::default()).unwrap();
+        let vectorized = vectorize(&rows, &options).unwrap();
+        let held_out: Vec<OutOfFold> =
+            super::super::calibration::out_of_source_scores(&vectorized, &rows, &options)
+                .into_iter()
+                .flatten()
+                .collect();
+        let expected = metrics::new_site_threshold(
+            &held_out,
+            options.new_site_max_fpr,
+            options.fpr_confidence,
+        )
+        .unwrap();
+        let new_site = artifact.thresholds.new_site_spam.unwrap();
+        // (Equal but for summation order.)
+        assert!((new_site - expected.max(artifact.thresholds.spam)).abs() < 1e-12);
+        assert!(
+            new_site > artifact.thresholds.spam,
+            "{:?}",
+            artifact.thresholds
+        );
+        // The service scores with it; the calibrated one stays on record.
+        let json = serde_json::to_vec(&artifact).unwrap();
+        let model = SpamModel::from_artifact(Artifact::from_json(&json).unwrap()).unwrap();
+        // (Through JSON, to the last bit or so: serde_json's float parsing.)
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(model.thresholds().spam, new_site));
+        assert!(close(
+            model.calibrated_thresholds().spam,
+            artifact.thresholds.spam
+        ));
+        assert!(close(model.thresholds().ham, artifact.thresholds.ham));
+        // One corpus cannot be held out from itself; a site's retrained
+        // model is calibrated on the site's labels.
+        let one: Vec<TrainingRow> = rows.iter().filter(|r| r.source == 1).cloned().collect();
+        let artifact = train(&one, &options, "v", Provenance::default()).unwrap();
+        assert_eq!(artifact.thresholds.new_site_spam, None);
+        let model = SpamModel::from_artifact(artifact).unwrap();
+        assert_eq!(model.thresholds(), model.calibrated_thresholds());
+        let site = TrainOptions {
+            budget_source: Some(0),
+            ..TrainOptions::default()
+        };
+        let mut pooled = rows.clone();
+        let (artifact, _, _) =
+            train_site_scored(&mut pooled, &[1.0], &site, "v", Provenance::default()).unwrap();
+        assert_eq!(artifact.thresholds.new_site_spam, None);
+        let (with_site, _) = train_with_site(
+            &BaseModel::train(one, &options).unwrap(),
+            &rows[..60],
+            &site,
+            "v",
+            Provenance::default(),
+        )
+        .unwrap();
+        assert_eq!(with_site.thresholds.new_site_spam, None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let artifact = fit_and_save(args)?;
     let p = &artifact.provenance;
     println!(
-        "trained {}: {} rows ({} spam, {} ham), {} features, thresholds spam {:.4} ham {:.4}, {:.2}s -> {}",
+        "trained {}: {} rows ({} spam, {} ham), {} features, thresholds spam {:.4} ham {:.4}{}, {:.2}s -> {}",
         artifact.version,
         p.rows,
         p.spam,
@@ -71,6 +71,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         artifact.vocabulary.len(),
         artifact.thresholds.spam,
         artifact.thresholds.ham,
+        artifact
+            .thresholds
+            .new_site_spam
+            .map(|t| format!(", spam for a new site {t:.4}"))
+            .unwrap_or_default(),
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
@@ -204,10 +209,29 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
     let examples = read_data(&args.data)?;
     let t = settings.thresholds(model.thresholds());
     let metrics = metrics::evaluate_model(&model, &examples, t);
+    // A model of several corpora serves a site without labels at a more
+    // cautious spam threshold than the one calibrated on its own data: its
+    // figures at that one too, for data like what it learned from.
+    let calibrated_t = settings.thresholds(model.calibrated_thresholds());
+    let calibrated =
+        (calibrated_t != t).then(|| metrics::evaluate_model(&model, &examples, calibrated_t));
     if args.json {
-        println!("{}", serde_json::to_string(&metrics)?);
+        let mut object = serde_json::to_value(&metrics)?;
+        if let (Some(calibrated), Some(map)) = (&calibrated, object.as_object_mut()) {
+            map.insert("calibrated".into(), serde_json::to_value(calibrated)?);
+        }
+        println!("{object}");
     } else {
         print_report(model.version(), &args.data, &metrics);
+        if let Some(calibrated) = &calibrated {
+            println!();
+            println!(
+                "at the spam threshold calibrated on the model's own data ({:.4}; the \
+                 service uses {:.4} until a site's labels calibrate it):",
+                calibrated_t.spam, t.spam
+            );
+            print_report(model.version(), &args.data, calibrated);
+        }
     }
     Ok(())
 }

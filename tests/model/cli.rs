@@ -129,6 +129,98 @@ fn train_then_eval_then_classify() {
     );
 }
 
+/// A model of two corpora serves a site without labels of its own at the
+/// spam threshold the corpora need when each is held out (`eval` reports
+/// that, and the calibrated threshold's figures beside it); a model of one
+/// corpus has no other.
+#[test]
+fn a_model_of_two_corpora_is_evaluated_at_its_new_site_threshold_and_its_calibrated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.jsonl");
+    write_training_file(&first);
+    // A second corpus whose ham talks like the first one's spam, and whose
+    // spam like its ham.
+    let second = dir.path().join("second.jsonl");
+    let mut lines = String::new();
+    for i in 0..12 {
+        for (text, label) in [
+            (
+                format!("subscribe to my channel for free gift cards {i}"),
+                "ham",
+            ),
+            (
+                format!("click here http://cash.example.org, day {i}"),
+                "ham",
+            ),
+            (format!("I love this song, it reminds me of {i}"), "spam"),
+        ] {
+            lines.push_str(&serde_json::json!({"text": text, "label": label}).to_string());
+            lines.push('\n');
+        }
+    }
+    std::fs::write(&second, lines).unwrap();
+    let model = dir.path().join("two.json");
+    let trained = train(&first, &model, &["--data", second.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let new_site: f64 = stdout
+        .split("spam for a new site ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let calibrated: f64 = stdout
+        .split("thresholds spam ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(new_site > calibrated, "{stdout}");
+
+    let eval = replyguard(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        second.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let metrics: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let threshold = |m: &serde_json::Value| m["spam_threshold"].as_f64().unwrap();
+    assert!((threshold(&metrics) - new_site).abs() < 1e-4, "{metrics}");
+    assert!(
+        (threshold(&metrics["calibrated"]) - calibrated).abs() < 1e-4,
+        "{metrics}"
+    );
+    assert_eq!(metrics["calibrated"]["n"], 36);
+    // Fewer called spam at the higher threshold, never more.
+    assert!(metrics["tp"].as_u64() <= metrics["calibrated"]["tp"].as_u64());
+    assert!(metrics["fp"].as_u64() <= metrics["calibrated"]["fp"].as_u64());
+
+    let one = dir.path().join("one.json");
+    let trained = train(&first, &one, &["--folds", "3"]);
+    assert!(!String::from_utf8_lossy(&trained.stdout).contains("new site"));
+    let eval = replyguard(&[
+        "eval",
+        "--model",
+        one.to_str().unwrap(),
+        "--data",
+        first.to_str().unwrap(),
+        "--json",
+    ]);
+    let metrics: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert!(metrics.get("calibrated").is_none(), "{metrics}");
+}
+
 #[test]
 fn a_bad_row_is_reported_with_its_line_number() {
     let dir = tempfile::tempdir().unwrap();
