@@ -3,7 +3,8 @@
 # choosing how a site learns without touching a test split (models/README.md):
 # each of the four videos of youtube-xvideo/train.jsonl as a site, with the
 # other three plus sms/train.jsonl as its base; and sms/train.jsonl as a site
-# with youtube-xvideo/train.jsonl as its base.
+# with youtube-xvideo/train.jsonl as its base, as one file and as one file per
+# video.
 # Usage: scripts/replay-dev-sites.sh [--orders N] [BIN]
 #   (defaults: 5 orders, target/release/replyguard built here)
 set -euo pipefail
@@ -27,4 +28,11 @@ for video in eminem katyperry lmfao psy; do
 done
 echo "## site: sms/train (base: youtube-xvideo/train)"
 "$bin" replay --data "$data/sms/train.jsonl" --base "$data/youtube-xvideo/train.jsonl" \
+  --orders "$orders" --at 0,50,100,200 2>/dev/null
+echo "## site: sms/train (base: youtube-xvideo/train as one file per video)"
+base=()
+for video in eminem katyperry lmfao psy; do
+  base+=(--base "$sites/site-$video.jsonl")
+done
+"$bin" replay --data "$data/sms/train.jsonl" "${base[@]}" \
   --orders "$orders" --at 0,50,100,200 2>/dev/null

@@ -237,15 +237,21 @@ pub fn train_candidate(
         current.thresholds(),
         u64::try_from(job.id).unwrap_or(0),
     )
-    .with_budget_held(
-        metrics::budget_estimate_holds(
+    .with_budget_held({
+        // Below 299 site ham, the budget as the calibration estimates it.
+        // Against an active model at its cautious day-one threshold (not a
+        // record on this site: it trades recall for a site nothing is known
+        // about, and marks next to no ham spam), the budget at any count.
+        let day_one_active = current.thresholds() != current.calibrated_thresholds();
+        metrics::budget_holds(
             &out_of_fold,
             candidate.thresholds().spam,
             options.max_fpr,
             options.fpr_confidence,
             options.budget_source,
-        ) == Some(true),
-    );
+        )
+        .is_some_and(|check| check.holds && (check.by_estimate || day_one_active))
+    });
     let (mut activate, mut reason) = gate(params.activate, &comparison, current.version());
     if !how.is_empty() {
         reason = format!("{reason}; {how}");
@@ -383,6 +389,9 @@ pub struct Comparison {
     /// threshold was chosen to keep it, so this holds for nearly every
     /// candidate trained with the base data on such a site: there the
     /// budget, not the active model's record, bounds its false positives.
+    /// Against an active model at its day-one threshold (no record on the
+    /// site), also from 299 site ham on: the candidate keeps the site's own
+    /// count ([`metrics::budget_holds`]).
     pub budget_held: bool,
 }
 

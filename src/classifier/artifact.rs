@@ -161,6 +161,15 @@ impl Artifact {
                 t.ham, t.spam
             )));
         }
+        if let Some(new_site) = t.new_site_spam
+            && !(t.spam..=1.0).contains(&new_site)
+        {
+            return Err(ClassifierError::Invalid(format!(
+                "the spam threshold for a new site {new_site} is not between the spam \
+                 threshold {} and 1",
+                t.spam
+            )));
+        }
         if self.vocabulary.is_empty() {
             return Err(ClassifierError::Invalid("empty vocabulary".into()));
         }

@@ -525,18 +525,28 @@ pub fn ham_needed_to_show(max_fpr: f64, confidence: f64) -> usize {
     }
 }
 
+/// Whether a spam threshold keeps a site's false-positive budget
+/// ([`budget_holds`]), and how that was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetCheck {
+    pub holds: bool,
+    /// By the estimate with the base data's ham standing in for the site's
+    /// (fewer than 299 site ham), not by the site's own count.
+    pub by_estimate: bool,
+}
+
 /// Whether `spam_threshold` keeps the false-positive budget on
-/// `budget_source`'s ham among `scored` `(score, is_spam, source)` as the
-/// base data estimates it for the ham the site lacks ([`SiteBudget`]); `None`
-/// when no estimate is involved (no budget source, or the site's own count
-/// decides).
-pub fn budget_estimate_holds(
+/// `budget_source`'s ham among `scored` `(score, is_spam, source)`
+/// ([`SiteBudget`]): as the base data estimates it for the ham the site
+/// lacks, or by the site's own count from 299 ham on; `None` without a
+/// budget source.
+pub fn budget_holds(
     scored: &[(f64, bool, usize)],
     spam_threshold: f64,
     max_fpr: f64,
     confidence: f64,
     budget_source: Option<usize>,
-) -> Option<bool> {
+) -> Option<BudgetCheck> {
     let sources = sources_of(scored);
     let slot = |source: usize| sources.binary_search(&source).unwrap_or(0);
     let (mut ham_in, mut fp_in) = (vec![0; sources.len()], vec![0; sources.len()]);
@@ -548,7 +558,10 @@ pub fn budget_estimate_holds(
     }
     let on = budget_source.and_then(|b| sources.binary_search(&b).ok())?;
     let budget = SiteBudget::new(on, &ham_in, max_fpr, confidence);
-    budget.borrows_from_the_base().then(|| budget.holds(&fp_in))
+    Some(BudgetCheck {
+        holds: budget.holds(&fp_in),
+        by_estimate: budget.borrows_from_the_base(),
+    })
 }
 
 /// Scores `examples` with `model` and computes metrics at its thresholds.
@@ -568,6 +581,19 @@ pub fn evaluate_model<E: AsRef<LabelledExample>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`budget_holds`] when the estimate decides.
+    fn budget_estimate_holds(
+        scored: &[(f64, bool, usize)],
+        t: f64,
+        max_fpr: f64,
+        confidence: f64,
+        on: Option<usize>,
+    ) -> Option<bool> {
+        budget_holds(scored, t, max_fpr, confidence, on)
+            .filter(|check| check.by_estimate)
+            .map(|check| check.holds)
+    }
 
     #[test]
     fn the_best_mcc_within_a_budget_is_the_best_threshold_that_keeps_it() {
@@ -960,5 +986,36 @@ mod tests {
         // No ham: nothing to hold.
         assert_eq!(new_site_threshold(&[(0.9, true, 0)], 0.02, 0.95), None);
         assert_eq!(new_site_threshold(&[], 0.02, 0.95), None);
+    }
+
+    #[test]
+    fn from_299_site_ham_the_budget_is_the_sites_own_count() {
+        // 300 site ham (source 0) and a base source: the site's count
+        // decides, which allows no false positive among 300 at 1% and 95%.
+        let mut scored: Vec<(f64, bool, usize)> = (0..300)
+            .map(|i| (f64::from(i) / 1000.0, false, 0))
+            .collect();
+        scored.extend((0..100).map(|i| (f64::from(i) / 100.0, false, 1)));
+        scored.push((0.9, true, 0));
+        assert_eq!(allowed_false_positives(300, 0.01, 0.95), 0);
+        for t in [0.2, 0.3] {
+            assert_eq!(budget_estimate_holds(&scored, t, 0.01, 0.95, Some(0)), None);
+        }
+        let holds = |t: f64, on: Option<usize>| {
+            budget_holds(&scored, t, 0.01, 0.95, on).map(|check| check.holds)
+        };
+        assert_eq!(holds(0.3, Some(0)), Some(true));
+        assert_eq!(holds(0.299, Some(0)), Some(false));
+        assert_eq!(holds(0.3, None), None);
+        // Below 299 the two agree.
+        scored.retain(|s| !(s.2 == 0 && !s.1 && s.0 >= 0.2));
+        for t in [0.1, 0.5] {
+            let check = budget_holds(&scored, t, 0.01, 0.95, Some(0)).unwrap();
+            assert!(check.by_estimate);
+            assert_eq!(
+                Some(check.holds),
+                budget_estimate_holds(&scored, t, 0.01, 0.95, Some(0))
+            );
+        }
     }
 }

@@ -927,14 +927,20 @@ pub(super) mod tests {
         // The service scores with it; the calibrated one stays on record.
         let json = serde_json::to_vec(&artifact).unwrap();
         let model = SpamModel::from_artifact(Artifact::from_json(&json).unwrap()).unwrap();
-        // (Through JSON, to the last bit or so: serde_json's float parsing.)
-        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
-        assert!(close(model.thresholds().spam, new_site));
-        assert!(close(
-            model.calibrated_thresholds().spam,
-            artifact.thresholds.spam
-        ));
-        assert!(close(model.thresholds().ham, artifact.thresholds.ham));
+        // Through JSON to the bit (a threshold is a score: one bit off and
+        // the comment on it is called differently).
+        assert_eq!(model.thresholds().spam.to_bits(), new_site.to_bits());
+        assert_eq!(model.calibrated_thresholds().spam, artifact.thresholds.spam);
+        assert_eq!(model.thresholds().ham, artifact.thresholds.ham);
+        // A file whose day-one threshold is below its spam threshold, or
+        // above 1, is refused.
+        for bad in [artifact.thresholds.spam / 2.0, 1.5] {
+            let mut broken = artifact.clone();
+            broken.thresholds.new_site_spam = Some(bad);
+            let json = serde_json::to_vec(&broken).unwrap();
+            let err = Artifact::from_json(&json).err().unwrap();
+            assert!(err.to_string().contains("for a new site"), "{err}");
+        }
         // One corpus cannot be held out from itself; a site's retrained
         // model is calibrated on the site's labels.
         let one: Vec<TrainingRow> = rows.iter().filter(|r| r.source == 1).cloned().collect();

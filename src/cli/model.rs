@@ -160,6 +160,23 @@ fn fit_and_save(args: &TrainArgs) -> anyhow::Result<Artifact> {
             }
         }
     }
+    if artifact.thresholds.new_site_spam.is_some() {
+        let needed = metrics::ham_needed_to_show(options.new_site_max_fpr, options.fpr_confidence);
+        for (source, file) in artifact.provenance.data.iter().enumerate() {
+            let ham = examples
+                .iter()
+                .filter(|e| e.source == source && !e.is_spam)
+                .count();
+            if ham < needed {
+                eprintln!(
+                    "warning: {} has {ham} ham (fewer than {needed}): held out for the \
+                     day-one spam threshold, it allows none of them marked spam, so its \
+                     highest-scoring ham sets that threshold",
+                    file.path
+                );
+            }
+        }
+    }
     artifact.save(&args.out)?;
     Ok(artifact)
 }
