@@ -952,6 +952,10 @@ pub(super) mod tests {
             budget_source: Some(0),
             ..TrainOptions::default()
         };
+        // A retrain without the base data: the site's labels (source 0)
+        // alone calibrate, several sources or not.
+        let alone = train(&rows, &site, "v", Provenance::default()).unwrap();
+        assert_eq!(alone.thresholds.new_site_spam, None);
         let mut pooled = rows.clone();
         let (artifact, _, _) =
             train_site_scored(&mut pooled, &[1.0], &site, "v", Provenance::default()).unwrap();
