@@ -225,13 +225,16 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
     };
     let examples = read_data(&args.data)?;
     let t = settings.thresholds(model.thresholds());
-    let metrics = metrics::evaluate_model(&model, &examples, t);
+    let scored: Vec<(f64, bool)> = examples
+        .iter()
+        .map(|e| (model.spam_probability(&train::input(e)), e.is_spam))
+        .collect();
+    let metrics = metrics::evaluate(&scored, t);
     // A model of several corpora serves a site without labels at a more
     // cautious spam threshold than the one calibrated on its own data: its
     // figures at that one too, for data like what it learned from.
     let calibrated_t = settings.thresholds(model.calibrated_thresholds());
-    let calibrated =
-        (calibrated_t != t).then(|| metrics::evaluate_model(&model, &examples, calibrated_t));
+    let calibrated = (calibrated_t != t).then(|| metrics::evaluate(&scored, calibrated_t));
     if args.json {
         let mut object = serde_json::to_value(&metrics)?;
         if let (Some(calibrated), Some(map)) = (&calibrated, object.as_object_mut()) {
