@@ -28,6 +28,15 @@ fn scoring(c: &mut Criterion) {
             b.iter(|| model.score(std::hint::black_box(&input)))
         });
     }
+    // The spammy comment's probability alone: the difference to its score is
+    // the explanation.
+    let input = ScoringInput {
+        text: SPAMMY,
+        ..Default::default()
+    };
+    c.bench_function("spam_probability_of_spammy_comment", |b| {
+        b.iter(|| model.spam_probability(std::hint::black_box(&input)))
+    });
 }
 
 /// A site's model as a training job may build it: the shipped model plus a

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 pub use artifact::Artifact;
 pub use features::ScoringInput;
+use features::Tokens;
 use vectorizer::{SparseVector, Vectorizer};
 
 use crate::domain::Thresholds;
@@ -199,11 +200,20 @@ impl SpamModel {
             });
         let spam_probability = probability_of_second(ham, spam);
         let top_features = if spam_probability >= 0.5 {
-            let mut pushes = self.word_pushes(input, &vector);
+            // The tokens' character n-grams, extracted again: keeping them
+            // from the first extraction would cost every comment, and most
+            // are not explained.
+            let tokens = self.vectorizer.char_ngram_tokens(input);
+            let mut pushes = self.word_pushes(&tokens, &vector);
             if let Some((site, weight, vector)) = site {
-                for (word, push) in site.word_pushes(input, &vector) {
-                    *pushes.entry(word).or_default() += weight * push;
-                }
+                let own = (site.vectorizer.features().char_ngrams
+                    != self.vectorizer.features().char_ngrams)
+                    .then(|| site.vectorizer.char_ngram_tokens(input));
+                pushes.extend(
+                    site.word_pushes(own.as_ref().unwrap_or(&tokens), &vector)
+                        .into_iter()
+                        .map(|(word, push)| (word, weight * push)),
+                );
             }
             let mut pushes = explain::strongest(pushes);
             pushes.truncate(TOP_TOKENS);
@@ -217,18 +227,14 @@ impl SpamModel {
         }
     }
 
-    /// How much each word of `input` pushed this model (not its site model)
-    /// toward spam.
-    fn word_pushes(
-        &self,
-        input: &ScoringInput<'_>,
-        vector: &SparseVector,
-    ) -> std::collections::HashMap<String, f64> {
+    /// How much each word of the comment whose character n-grams are
+    /// `tokens` pushed this model (not its site model) toward spam.
+    fn word_pushes(&self, tokens: &Tokens, vector: &SparseVector) -> Vec<(String, f64)> {
         explain::word_pushes(
             &self.vectorizer,
             &self.vocabulary,
             |i| self.scorer.log_ratio(i),
-            input,
+            tokens,
             vector,
         )
     }

@@ -4,40 +4,8 @@
 //! from (split evenly when several words share it) and added to the word's
 //! own feature, so the word that tipped a score is the one named.
 
-use std::collections::HashMap;
-
-use super::features::{FeatureConfig, FeatureSink, NameHash, ScoringInput, extract, is_word_char};
-use super::vectorizer::{SparseVector, Vectorizer};
-
-/// The character n-grams of each whitespace-separated token, by name hash,
-/// in the order the vectorizer sees them.
-#[derive(Default)]
-struct TokenSink {
-    tokens: Vec<(String, Vec<u64>)>,
-}
-
-impl FeatureSink for TokenSink {
-    fn feature(&mut self, prefix: &str, parts: &[&str]) {
-        let mut hash = NameHash::new();
-        hash.write(prefix.as_bytes());
-        for part in parts {
-            hash.write(part.as_bytes());
-        }
-        if let Some((_, grams)) = self.tokens.last_mut() {
-            grams.push(hash.finish());
-        }
-    }
-
-    fn char_ngrams(&mut self, prefix: &str, padded: &str, bounds: &[usize], lo: usize, hi: usize) {
-        self.tokens.push((padded.trim().to_owned(), Vec::new()));
-        let chars = bounds.len() - 1;
-        for n in lo..=hi {
-            for start in 0..(chars + 1).saturating_sub(n) {
-                self.feature(prefix, &[&padded[bounds[start]..bounds[start + n]]]);
-            }
-        }
-    }
-}
+use super::features::{Tokens, is_word_char};
+use super::vectorizer::{Positions, SparseVector, Vectorizer};
 
 /// A word as a moderator reads it: the placeholders the features put in place
 /// of addresses are named for what they stand for.
@@ -49,79 +17,84 @@ fn shown(word: &str) -> &str {
     }
 }
 
-/// The pushes toward spam (negative: toward ham) of `vector`'s features by
-/// name, with character n-grams folded into their words: a feature's push is
-/// its value times its log-likelihood ratio (spam over ham). Two models'
-/// pushes on one comment add up word by word ([`strongest`] ranks them).
+/// The pushes toward spam (negative: toward ham) of `vector`'s features (the
+/// vector of the comment whose character n-grams are `tokens`) by
+/// name, each name once, with character n-grams folded into their words: a
+/// feature's push is its value times its log-likelihood ratio (spam over
+/// ham). Two models' pushes on one comment add up word by word ([`strongest`]
+/// merges them).
+///
+/// Sorting, not hashing, brings equal names together: the words are the
+/// commenter's, and a sort costs the same whatever they are.
 pub fn word_pushes(
     vectorizer: &Vectorizer,
     vocabulary: &[String],
     log_ratio: impl Fn(u32) -> f64,
-    input: &ScoringInput<'_>,
+    tokens: &Tokens,
     vector: &SparseVector,
-) -> HashMap<String, f64> {
-    let push: HashMap<u32, f64> = vector
+) -> Vec<(String, f64)> {
+    let push: Vec<(u32, f64)> = vector
         .iter()
         .map(|&(i, value)| (i, value * log_ratio(i)))
         .collect();
-    let mut by_name: HashMap<String, f64> = HashMap::new();
+    let positions = Positions::of(vector);
 
-    let only_chars = FeatureConfig {
-        word_ngrams: None,
-        char_ngrams: vectorizer.features().char_ngrams,
-        signals: false,
-        author: false,
-    };
-    let mut sink = TokenSink::default();
-    extract(&only_chars, input, &mut sink);
-    let known: Vec<(String, Vec<u32>)> = sink
-        .tokens
-        .into_iter()
-        .map(|(token, grams)| {
-            let indices = grams
-                .iter()
-                .filter_map(|h| vectorizer.index_of_hash(*h))
-                .collect();
-            (token, indices)
-        })
+    // Each n-gram's place in `push` (`None` outside the vocabulary), and how
+    // many n-grams of the comment share each place.
+    let places: Vec<Option<usize>> = tokens
+        .hashes()
+        .iter()
+        .map(|&hash| positions.get(vectorizer.index_of_hash(hash)?))
         .collect();
-    let mut occurrences: HashMap<u32, usize> = HashMap::new();
-    for (_, indices) in &known {
-        for i in indices {
-            *occurrences.entry(*i).or_default() += 1;
-        }
+    let mut shares = vec![0_u32; push.len()];
+    for place in places.iter().flatten() {
+        shares[*place] += 1;
     }
-    for (token, indices) in &known {
+
+    let mut named: Vec<(&str, f64)> = Vec::with_capacity(vector.len());
+    for (token, grams) in tokens.tokens() {
         let word = shown(token.trim_matches(|c: char| !is_word_char(c)));
         if word.is_empty() {
             continue;
         }
-        let total: f64 = indices
+        let total: f64 = places[grams]
             .iter()
-            .map(|i| {
-                let shares = occurrences.get(i).copied().unwrap_or(1).max(1);
-                push.get(i).copied().unwrap_or(0.0) / shares as f64
-            })
+            .flatten()
+            .map(|&place| push[place].1 / f64::from(shares[place].max(1)))
             .sum();
-        *by_name.entry(word.to_owned()).or_default() += total;
+        named.push((word, total));
     }
-
-    for &(i, _) in vector {
+    for &(i, value) in &push {
         let Some(name) = vocabulary.get(i as usize) else {
             continue;
         };
         if name.starts_with("c:") {
             continue;
         }
-        let name = name.strip_prefix("w:").map_or(name.as_str(), shown);
-        *by_name.entry(name.to_owned()).or_default() += push.get(&i).copied().unwrap_or(0.0);
+        named.push((name.strip_prefix("w:").map_or(name.as_str(), shown), value));
     }
-    by_name
+    merge(named)
+        .map(|(name, push)| (name.to_owned(), push))
+        .collect()
 }
 
-/// The words that pushed toward spam, strongest first.
-pub fn strongest(by_name: HashMap<String, f64>) -> Vec<(String, f64)> {
-    let mut pushes: Vec<(String, f64)> = by_name.into_iter().filter(|(_, p)| *p > 0.0).collect();
+/// Equal names' pushes added up, each name once, in name order.
+fn merge<S: AsRef<str> + Ord>(mut named: Vec<(S, f64)>) -> impl Iterator<Item = (S, f64)> {
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(S, f64)> = Vec::with_capacity(named.len());
+    for (name, push) in named {
+        match merged.last_mut() {
+            Some((last, total)) if last.as_ref() == name.as_ref() => *total += push,
+            _ => merged.push((name, push)),
+        }
+    }
+    merged.into_iter()
+}
+
+/// The words that pushed toward spam, strongest first, from one or more
+/// models' [`word_pushes`] (a name may come once from each).
+pub fn strongest(pushes: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    let mut pushes: Vec<(String, f64)> = merge(pushes).filter(|(_, p)| *p > 0.0).collect();
     // Strongest first; equal pushes by name, so an explanation never varies.
     pushes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     pushes
@@ -169,5 +142,121 @@ mod tests {
         assert_eq!(first, model.score(&input).top_features);
         assert!(first.windows(2).all(|w| w[0].1 >= w[1].1), "{first:?}");
         assert_eq!(first[0].0, "subscribe");
+    }
+
+    /// The explanation as first defined, by feature names and hash maps: each
+    /// token's character n-grams looked up by name, each n-gram's push split
+    /// evenly over its occurrences, words' own features added.
+    fn by_names(model: &SpamModel, input: &ScoringInput<'_>) -> Vec<(String, f64)> {
+        use std::collections::HashMap;
+
+        use crate::classifier::features::{FeatureConfig, FeatureSink, extract};
+
+        #[derive(Default)]
+        struct Names(Vec<(String, Vec<String>)>);
+        impl FeatureSink for Names {
+            fn feature(&mut self, prefix: &str, parts: &[&str]) {
+                if let Some((_, grams)) = self.0.last_mut() {
+                    grams.push(format!("{prefix}{}", parts.concat()));
+                }
+            }
+            fn char_ngrams(
+                &mut self,
+                prefix: &str,
+                padded: &str,
+                bounds: &[usize],
+                lo: usize,
+                hi: usize,
+            ) {
+                self.0.push((padded.trim().to_owned(), Vec::new()));
+                for n in lo..=hi {
+                    for start in 0..(bounds.len()).saturating_sub(n) {
+                        self.feature(prefix, &[&padded[bounds[start]..bounds[start + n]]]);
+                    }
+                }
+            }
+        }
+
+        let vector = model.vectorize(input);
+        let push: HashMap<u32, f64> = vector
+            .iter()
+            .map(|&(i, v)| (i, v * model.scorer.log_ratio(i)))
+            .collect();
+        let index: HashMap<&str, u32> = model
+            .vocabulary
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), i as u32))
+            .collect();
+        let only_chars = FeatureConfig {
+            word_ngrams: None,
+            char_ngrams: model.vectorizer.features().char_ngrams,
+            signals: false,
+            author: false,
+        };
+        let mut names = Names::default();
+        extract(&only_chars, input, &mut names);
+        let mut occurrences: HashMap<u32, usize> = HashMap::new();
+        for (_, grams) in &names.0 {
+            for i in grams.iter().filter_map(|g| index.get(g.as_str())) {
+                *occurrences.entry(*i).or_default() += 1;
+            }
+        }
+        let mut by_name: HashMap<String, f64> = HashMap::new();
+        for (token, grams) in &names.0 {
+            let word = super::shown(token.trim_matches(|c: char| !super::is_word_char(c)));
+            if word.is_empty() {
+                continue;
+            }
+            let total: f64 = grams
+                .iter()
+                .filter_map(|g| index.get(g.as_str()))
+                .map(|i| push.get(i).copied().unwrap_or(0.0) / occurrences[i] as f64)
+                .sum();
+            *by_name.entry(word.to_owned()).or_default() += total;
+        }
+        for &(i, _) in &vector {
+            let name = &model.vocabulary[i as usize];
+            if name.starts_with("c:") {
+                continue;
+            }
+            let name = name.strip_prefix("w:").map_or(name.as_str(), super::shown);
+            *by_name.entry(name.to_owned()).or_default() += push[&i];
+        }
+        let mut pushes = super::strongest(by_name.into_iter().collect());
+        pushes.truncate(crate::classifier::TOP_TOKENS);
+        pushes
+    }
+
+    #[test]
+    fn explanations_match_their_definition_by_feature_names() {
+        let model = SpamModel::shipped().unwrap();
+        for text in [
+            "Check out my channel!!! Free money at www.example-cash.com subscribe now",
+            "subscribe subscribe SUBSCRIBE to my channel, subscribers get free gift cards",
+            "Écoutez ma chaîne, abonnez-vous ! <b>gratuit</b> &amp; facile: visit http://x.example.org/a?b=c",
+            "Win a free iPhone: text WIN to 80086 or mail prizes@example.net now, limited offer",
+            "please please please check my cover of this song on my channel and subscribe",
+        ] {
+            let input = ScoringInput {
+                text,
+                ..Default::default()
+            };
+            let score = model.score(&input);
+            assert!(score.spam_probability >= 0.5, "{text}");
+            let expected = by_names(&model, &input);
+            assert_eq!(score.top_features.len(), expected.len(), "{text}");
+            for ((name, push), (want, want_push)) in score.top_features.iter().zip(&expected) {
+                assert_eq!(
+                    name, want,
+                    "{text}: {:?} vs {expected:?}",
+                    score.top_features
+                );
+                assert!(
+                    (push - want_push).abs() < 1e-9,
+                    "{text}: {push} vs {want_push}"
+                );
+            }
+        }
     }
 }

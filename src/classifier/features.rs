@@ -319,6 +319,7 @@ impl FeatureSink for HashSink {
 
     /// Hashes each start position once, extending the hash char by char and
     /// recording it at every wanted length; then emits in the default order.
+    #[inline]
     fn char_ngrams(&mut self, prefix: &str, padded: &str, bounds: &[usize], lo: usize, hi: usize) {
         let chars = bounds.len() - 1;
         let mut base = NameHash::new();
@@ -344,6 +345,59 @@ impl FeatureSink for HashSink {
                 offset += counts[k];
             }
         }
+    }
+}
+
+/// A comment's feature hashes (as [`HashSink`] makes them) and, for each
+/// whitespace-separated token, its text and the range of its character
+/// n-grams among the hashes: what an explanation needs to give each n-gram's
+/// push back to its word without extracting the comment again. One buffer of
+/// token text and one of ranges, so a comment costs no allocation per token.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    hashes: HashSink,
+    text: String,
+    /// Each token's range in `text` and its n-grams' range in `hashes`.
+    spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl Tokens {
+    pub fn with_capacity(features: usize, text: usize) -> Self {
+        Self {
+            hashes: HashSink(Vec::with_capacity(features)),
+            text: String::with_capacity(text),
+            spans: Vec::with_capacity(text / 4),
+        }
+    }
+
+    /// Every feature's name hash, in extraction order.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes.0
+    }
+
+    /// Each token (lowercased, as its n-grams saw it) with the positions of
+    /// its character n-grams in [`Self::hashes`].
+    pub fn tokens(&self) -> impl Iterator<Item = (&str, std::ops::Range<usize>)> {
+        self.spans
+            .iter()
+            .map(|(text, grams)| (&self.text[text.clone()], grams.clone()))
+    }
+}
+
+impl FeatureSink for Tokens {
+    #[inline]
+    fn feature(&mut self, prefix: &str, parts: &[&str]) {
+        self.hashes.feature(prefix, parts);
+    }
+
+    #[inline]
+    fn char_ngrams(&mut self, prefix: &str, padded: &str, bounds: &[usize], lo: usize, hi: usize) {
+        let text = self.text.len();
+        self.text.push_str(padded.trim());
+        let grams = self.hashes.0.len();
+        self.hashes.char_ngrams(prefix, padded, bounds, lo, hi);
+        self.spans
+            .push((text..self.text.len(), grams..self.hashes.0.len()));
     }
 }
 

@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::{Deserialize, Serialize};
 
 use super::ClassifierError;
-use super::features::{FeatureConfig, HashSink, NameHash, ScoringInput, extract};
+use super::features::{FeatureConfig, HashSink, NameHash, ScoringInput, Tokens, extract};
 
 /// Per-document weighting of a feature that occurs `n` times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +148,20 @@ impl Vectorizer {
         sink.0
     }
 
+    /// The document's character n-grams only, token by token: what an
+    /// explanation folds back into words ([`super::explain::word_pushes`]).
+    pub fn char_ngram_tokens(&self, input: &ScoringInput<'_>) -> Tokens {
+        let only_chars = FeatureConfig {
+            word_ngrams: None,
+            char_ngrams: self.features.char_ngrams,
+            signals: false,
+            author: false,
+        };
+        let mut sink = Tokens::with_capacity(256, input.text.len());
+        extract(&only_chars, input, &mut sink);
+        sink
+    }
+
     /// [`Self::transform`] of a document whose feature hashes are `hashes`
     /// ([`Self::hashes`] of a vectorizer with the same features).
     pub fn transform_hashes(&self, hashes: &[u64]) -> SparseVector {
@@ -212,6 +226,48 @@ fn count_distinct(keys: &[u32]) -> Vec<(u32, u32)> {
     distinct
 }
 
+/// Where each vocabulary index of a vector is in it: an open-addressing table
+/// like `count_distinct`'s, keyed on vocabulary indices for the same reason.
+pub struct Positions {
+    table: Vec<u32>,
+    keys: Vec<u32>,
+}
+
+impl Positions {
+    /// The positions of `vector`'s indices (each once, as a vector has them).
+    pub fn of(vector: &SparseVector) -> Self {
+        let slots = (vector.len() * 2).next_power_of_two().max(16);
+        let mask = slots - 1;
+        let mut table = vec![u32::MAX; slots];
+        let keys: Vec<u32> = vector.iter().map(|&(i, _)| i).collect();
+        for (position, &key) in keys.iter().enumerate() {
+            let mut slot = fibonacci_slot(key, slots);
+            while table[slot] != u32::MAX {
+                slot = (slot + 1) & mask;
+            }
+            // A vector holds one comment's features, far below u32::MAX.
+            table[slot] = position as u32;
+        }
+        Self { table, keys }
+    }
+
+    /// The position of vocabulary index `key`, if the vector has it.
+    pub fn get(&self, key: u32) -> Option<usize> {
+        let mask = self.table.len() - 1;
+        let mut slot = fibonacci_slot(key, self.table.len());
+        loop {
+            let position = *self.table.get(slot)?;
+            if position == u32::MAX {
+                return None;
+            }
+            if self.keys.get(position as usize) == Some(&key) {
+                return Some(position as usize);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
 /// The slot of `key` in a table of `slots` (a power of two): the top bits of
 /// the key times 2^64 / φ.
 fn fibonacci_slot(key: u32, slots: usize) -> usize {
@@ -256,6 +312,17 @@ mod tests {
         keys.extend([0, 0, u32::MAX - 1, 7, u32::MAX - 1]);
         assert_eq!(count_distinct(&keys), expected_counts(&keys));
         assert!(count_distinct(&[]).is_empty());
+    }
+
+    #[test]
+    fn positions_find_each_index_of_a_vector_and_no_other() {
+        let vector: SparseVector = (0..300u32).map(|i| (i * 7919 % 100_003, 1.0)).collect();
+        let positions = Positions::of(&vector);
+        for (at, &(i, _)) in vector.iter().enumerate() {
+            assert_eq!(positions.get(i), Some(at));
+        }
+        assert_eq!(positions.get(100_004), None);
+        assert_eq!(Positions::of(&Vec::new()).get(0), None);
     }
 
     #[test]
