@@ -64,6 +64,9 @@ pub struct SpamModel {
     /// A site's own model, whose log-odds, times the weight, are added to
     /// this one's ([`Artifact::site`]).
     site: Option<(Box<SpamModel>, f64)>,
+    /// What this model's own log-odds are multiplied by in that sum
+    /// ([`Artifact::base_weight`]; 1 without a site model).
+    base_weight: f64,
 }
 
 /// A comment's score.
@@ -144,6 +147,11 @@ impl SpamModel {
             vocabulary: artifact.vocabulary,
             metrics: artifact.metrics,
             training_rows: artifact.provenance.rows,
+            base_weight: if site.is_some() {
+                artifact.base_weight.unwrap_or(1.0)
+            } else {
+                1.0
+            },
             site,
         })
     }
@@ -187,7 +195,10 @@ impl SpamModel {
     /// Scores one comment.
     pub fn score(&self, input: &ScoringInput<'_>) -> Score {
         let (vector, site_vector) = self.vectors(input);
-        let [mut ham, mut spam] = self.scorer.joint_log_likelihood(&vector);
+        let [mut ham, mut spam] = self
+            .scorer
+            .joint_log_likelihood(&vector)
+            .map(|jll| self.base_weight * jll);
         let site = self
             .site
             .as_ref()
@@ -205,6 +216,11 @@ impl SpamModel {
             // are not explained.
             let tokens = self.vectorizer.char_ngram_tokens(input);
             let mut pushes = self.word_pushes(&tokens, &vector);
+            if self.base_weight != 1.0 {
+                pushes
+                    .iter_mut()
+                    .for_each(|(_, push)| *push *= self.base_weight);
+            }
             if let Some((site, weight, vector)) = site {
                 let own = (site.vectorizer.features().char_ngrams
                     != self.vectorizer.features().char_ngrams)
@@ -243,7 +259,10 @@ impl SpamModel {
     /// site model's added, if there is one).
     pub fn joint_log_likelihood(&self, input: &ScoringInput<'_>) -> [f64; 2] {
         let (vector, site_vector) = self.vectors(input);
-        let [ham, spam] = self.scorer.joint_log_likelihood(&vector);
+        let [ham, spam] = self
+            .scorer
+            .joint_log_likelihood(&vector)
+            .map(|jll| self.base_weight * jll);
         match self.site.as_ref().zip(site_vector) {
             Some(((site, weight), vector)) => {
                 let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);

@@ -345,8 +345,9 @@ fn choose_site_model(
     let added_mcc = site_mcc(&added, &added_scores, site_rows);
     if added_mcc > pooled_mcc {
         let how = format!(
-            "the candidate adds a model of the site's {site_rows} labels (weight {:.4}) to one of the base data: out of fold, the site's labels got MCC {added_mcc:.4} from it, {pooled_mcc:.4} with its labels pooled at {strength:.1} times the base data",
-            added.site_weight.unwrap_or(1.0)
+            "the candidate adds a model of the site's {site_rows} labels (weight {:.4}) to one of the base data (weight {:.4}): out of fold, the site's labels got MCC {added_mcc:.4} from it, {pooled_mcc:.4} with its labels pooled at {strength:.1} times the base data",
+            added.site_weight.unwrap_or(1.0),
+            added.base_weight.unwrap_or(1.0)
         );
         Ok((added, added_scores, how))
     } else {

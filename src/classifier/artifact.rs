@@ -57,6 +57,10 @@ pub struct Artifact {
     /// site's labels out of fold); 1 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_weight: Option<f64>,
+    /// How much this model's own log-odds count in the sum with a site
+    /// model's (fitted with [`Self::site_weight`]); 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_weight: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -197,6 +201,13 @@ impl Artifact {
         {
             return Err(ClassifierError::Invalid(format!(
                 "site weight {weight} is not a finite non-negative number"
+            )));
+        }
+        if let Some(weight) = self.base_weight
+            && !(weight.is_finite() && weight > 0.0)
+        {
+            return Err(ClassifierError::Invalid(format!(
+                "base weight {weight} is not a finite positive number"
             )));
         }
         Ok(())

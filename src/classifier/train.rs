@@ -488,6 +488,11 @@ pub fn train_site_scored(
 /// few dozen labels the more so.
 pub const SITE_WEIGHTS: [f64; 5] = [0.0625, 0.125, 0.25, 0.5, 1.0];
 
+/// The weights the base model's log-odds may get in that sum, chosen with
+/// the site model's: below 1 the base corpus's evidence counts for less
+/// than the site's own, where the two disagree.
+pub const BASE_WEIGHTS: [f64; 5] = [1.0, 0.5, 0.25, 0.125, 0.0625];
+
 /// A model of the public base data alone, as [`train_with_site`] adds a
 /// site's model to it: the artifact (its thresholds and metrics are
 /// replaced), and the base rows with each one's out-of-fold score, so that
@@ -583,25 +588,28 @@ pub fn train_with_site(
             parts[i] = (spam - ham, site_spam - site_ham);
         }
     }
-    // The weight under which the site's labels are likeliest, out of fold.
-    let likelihood = |weight: f64| -> f64 {
+    // The weights under which the site's labels are likeliest, out of fold.
+    let likelihood = |(base_weight, weight): (f64, f64)| -> f64 {
         parts
             .iter()
             .zip(&site)
             .map(|(&(base, own), row)| {
-                let z = base + weight * own;
+                let z = base_weight * base + weight * own;
                 let z = if row.is_spam { z } else { -z };
                 // ln σ(z), stable for any z.
                 -((-z).max(0.0) + (-z.abs()).exp().ln_1p())
             })
             .sum()
     };
-    let weight = SITE_WEIGHTS
+    // A stacking of the two models: both weights fitted together, by
+    // likelihood over a grid (the base model first at full weight, so that
+    // a tie keeps it so).
+    let (base_weight, weight) = BASE_WEIGHTS
         .iter()
-        .copied()
-        .fold((1.0, f64::NEG_INFINITY), |best, w| {
-            let l = likelihood(w);
-            if l > best.1 { (w, l) } else { best }
+        .flat_map(|&a| SITE_WEIGHTS.iter().map(move |&b| (a, b)))
+        .fold(((1.0, 1.0), f64::NEG_INFINITY), |best, weights| {
+            let l = likelihood(weights);
+            if l > best.1 { (weights, l) } else { best }
         })
         .0;
     let out_of_fold: Vec<OutOfFold> = parts
@@ -609,7 +617,7 @@ pub fn train_with_site(
         .zip(&site)
         .map(|(&(base, own), row)| {
             (
-                super::probability_of_second(0.0, base + weight * own),
+                super::probability_of_second(0.0, base_weight * base + weight * own),
                 row.is_spam,
                 0,
             )
@@ -625,7 +633,10 @@ pub fn train_with_site(
                 // Finite, so that a certainty plus anything stays a number.
                 let base_log_odds = (p.ln() - (-p).ln_1p()).clamp(-700.0, 700.0);
                 (
-                    super::probability_of_second(0.0, base_log_odds + weight * (spam - ham)),
+                    super::probability_of_second(
+                        0.0,
+                        base_weight * base_log_odds + weight * (spam - ham),
+                    ),
                     is_spam,
                     source,
                 )
@@ -641,6 +652,9 @@ pub fn train_with_site(
     artifact.metrics = Some(metrics::evaluate(&pairs, thresholds));
     artifact.site = Some(Box::new(site_artifact));
     artifact.site_weight = Some(weight);
+    // Recorded only when it is not 1, so that a site model which does not
+    // discount the base model reads in builds that know no base weight.
+    artifact.base_weight = (base_weight != 1.0).then_some(base_weight);
     artifact.format_version = artifact::SITE_FORMAT_VERSION;
     Ok((artifact, calibration))
 }
@@ -732,6 +746,7 @@ pub fn assemble(
         metrics: None,
         site: None,
         site_weight: None,
+        base_weight: None,
     }
 }
 
@@ -992,6 +1007,11 @@ pub(super) mod tests {
         out_of_fold.truncate(site.len());
         let weight = artifact.site_weight.unwrap();
         assert!(SITE_WEIGHTS.contains(&weight), "{weight}");
+        let base_weight = artifact.base_weight.unwrap_or(1.0);
+        assert!(BASE_WEIGHTS.contains(&base_weight), "{base_weight}");
+        // The base model ranks the site's labels worse than chance (below):
+        // its evidence is discounted.
+        assert!(base_weight < 1.0, "{base_weight}");
         let model = |rows: &[TrainingRow]| {
             SpamModel::from_artifact(train(rows, &alone, "m", Provenance::default()).unwrap())
                 .unwrap()
@@ -1008,12 +1028,21 @@ pub(super) mod tests {
         assert!(err.to_string().contains("does not match"), "{err}");
         let json = serde_json::to_vec(&artifact).unwrap();
         let combined = SpamModel::from_artifact(Artifact::from_json(&json).unwrap()).unwrap();
+        // A base weight that is not a positive number is refused.
+        for bad in [0.0, -1.0] {
+            let mut broken = artifact.clone();
+            broken.base_weight = Some(bad);
+            let json = serde_json::to_vec(&broken).unwrap();
+            let err = Artifact::from_json(&json).err().unwrap();
+            assert!(err.to_string().contains("base weight"), "{err}");
+        }
         for row in site.iter().chain(&base).step_by(7) {
             let a = base_only.joint_log_likelihood(&row.input());
             let b = site_only.joint_log_likelihood(&row.input());
             let sum = combined.joint_log_likelihood(&row.input());
             for class in 0..2 {
-                assert!((sum[class] - a[class] - weight * b[class]).abs() < 1e-9);
+                let expected = base_weight * a[class] + weight * b[class];
+                assert!((sum[class] - expected).abs() < 1e-9);
             }
         }
         // The site's ham talks like the corpus's spam: the corpus alone
