@@ -62,7 +62,7 @@ pub struct SpamModel {
     metrics: Option<metrics::Metrics>,
     training_rows: usize,
     /// A site's own model, whose log-odds, times the weight, are added to
-    /// this one's ([`Artifact::site`]).
+    /// this one's times [`Self::base_weight`] ([`Artifact::site`]).
     site: Option<(Box<SpamModel>, f64)>,
     /// What this model's own log-odds are multiplied by in that sum
     /// ([`Artifact::base_weight`]; 1 without a site model).
@@ -207,31 +207,11 @@ impl SpamModel {
                 let [site_ham, site_spam] = site.scorer.joint_log_likelihood(&vector);
                 ham += weight * site_ham;
                 spam += weight * site_spam;
-                (site, *weight, vector)
+                (site.as_ref(), *weight, vector)
             });
         let spam_probability = probability_of_second(ham, spam);
         let top_features = if spam_probability >= 0.5 {
-            // The tokens' character n-grams, extracted again: keeping them
-            // from the first extraction would cost every comment, and most
-            // are not explained.
-            let tokens = self.vectorizer.char_ngram_tokens(input);
-            let mut pushes = self.word_pushes(&tokens, &vector);
-            if self.base_weight != 1.0 {
-                pushes
-                    .iter_mut()
-                    .for_each(|(_, push)| *push *= self.base_weight);
-            }
-            if let Some((site, weight, vector)) = site {
-                let own = (site.vectorizer.features().char_ngrams
-                    != self.vectorizer.features().char_ngrams)
-                    .then(|| site.vectorizer.char_ngram_tokens(input));
-                pushes.extend(
-                    site.word_pushes(own.as_ref().unwrap_or(&tokens), &vector)
-                        .into_iter()
-                        .map(|(word, push)| (word, weight * push)),
-                );
-            }
-            let mut pushes = explain::strongest(pushes);
+            let mut pushes = self.explain(input, &vector, site);
             pushes.truncate(TOP_TOKENS);
             pushes
         } else {
@@ -241,6 +221,38 @@ impl SpamModel {
             spam_probability,
             top_features,
         }
+    }
+
+    /// The words that pushed `input` toward spam, strongest first, under
+    /// this model (whose vector of it is `vector`) and its site model (with
+    /// its weight and vector).
+    fn explain(
+        &self,
+        input: &ScoringInput<'_>,
+        vector: &SparseVector,
+        site: Option<(&SpamModel, f64, SparseVector)>,
+    ) -> Vec<(String, f64)> {
+        // The tokens' character n-grams, extracted again: keeping them from
+        // the first extraction would cost every comment, and most are not
+        // explained.
+        let tokens = self.vectorizer.char_ngram_tokens(input);
+        let mut pushes = self.word_pushes(&tokens, vector);
+        if self.base_weight != 1.0 {
+            pushes
+                .iter_mut()
+                .for_each(|(_, push)| *push *= self.base_weight);
+        }
+        if let Some((site, weight, vector)) = site {
+            let own = (site.vectorizer.features().char_ngrams
+                != self.vectorizer.features().char_ngrams)
+                .then(|| site.vectorizer.char_ngram_tokens(input));
+            pushes.extend(
+                site.word_pushes(own.as_ref().unwrap_or(&tokens), &vector)
+                    .into_iter()
+                    .map(|(word, push)| (word, weight * push)),
+            );
+        }
+        explain::strongest(pushes)
     }
 
     /// How much each word of the comment whose character n-grams are

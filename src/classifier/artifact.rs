@@ -19,6 +19,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// ([`Artifact::site`]): a build that reads only version 1 refuses it with
 /// that reason rather than as a damaged file.
 pub const SITE_FORMAT_VERSION: u32 = 2;
+/// The format version of an artifact with a site model whose own log-odds
+/// are discounted ([`Artifact::base_weight`]): a build that knows no base
+/// weight refuses it as a version it does not support.
+pub const WEIGHTED_SITE_FORMAT_VERSION: u32 = 3;
 
 /// Class labels as linfa sees them.
 pub const HAM: usize = 0;
@@ -121,10 +125,10 @@ impl Artifact {
         }
         if !matches!(
             header.format_version,
-            Some(FORMAT_VERSION | SITE_FORMAT_VERSION)
+            Some(FORMAT_VERSION | SITE_FORMAT_VERSION | WEIGHTED_SITE_FORMAT_VERSION)
         ) {
             return Err(ClassifierError::Invalid(format!(
-                "model format version {:?} is not supported by this build (expected {FORMAT_VERSION} or {SITE_FORMAT_VERSION}); retrain it",
+                "model format version {:?} is not supported by this build (expected {FORMAT_VERSION}, {SITE_FORMAT_VERSION} or {WEIGHTED_SITE_FORMAT_VERSION}); retrain it",
                 header.format_version
             )));
         }
@@ -177,10 +181,10 @@ impl Artifact {
         if self.vocabulary.is_empty() {
             return Err(ClassifierError::Invalid("empty vocabulary".into()));
         }
-        let expected = if self.site.is_some() {
-            SITE_FORMAT_VERSION
-        } else {
-            FORMAT_VERSION
+        let expected = match (&self.site, self.base_weight) {
+            (Some(_), Some(_)) => WEIGHTED_SITE_FORMAT_VERSION,
+            (Some(_), None) => SITE_FORMAT_VERSION,
+            (None, _) => FORMAT_VERSION,
         };
         if self.format_version != expected {
             return Err(ClassifierError::Invalid(format!(
@@ -195,6 +199,11 @@ impl Artifact {
                 ));
             }
             site.check()?;
+        }
+        if self.site.is_none() && (self.site_weight.is_some() || self.base_weight.is_some()) {
+            return Err(ClassifierError::Invalid(
+                "a model without a site model has no weights to add one with".into(),
+            ));
         }
         if let Some(weight) = self.site_weight
             && !(weight.is_finite() && weight >= 0.0)

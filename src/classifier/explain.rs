@@ -144,10 +144,14 @@ mod tests {
         assert_eq!(first[0].0, "subscribe");
     }
 
-    /// The explanation as first defined, by feature names and hash maps: each
-    /// token's character n-grams looked up by name, each n-gram's push split
-    /// evenly over its occurrences, words' own features added.
-    fn by_names(model: &SpamModel, input: &ScoringInput<'_>) -> Vec<(String, f64)> {
+    /// The explanation as first defined, by feature names and hash maps, of
+    /// one model (not its site model): each token's character n-grams looked
+    /// up by name, each n-gram's push split evenly over its occurrences,
+    /// words' own features added.
+    fn by_names(
+        model: &SpamModel,
+        input: &ScoringInput<'_>,
+    ) -> std::collections::HashMap<String, f64> {
         use std::collections::HashMap;
 
         use crate::classifier::features::{FeatureConfig, FeatureSink, extract};
@@ -223,40 +227,115 @@ mod tests {
             let name = name.strip_prefix("w:").map_or(name.as_str(), super::shown);
             *by_name.entry(name.to_owned()).or_default() += push[&i];
         }
-        let mut pushes = super::strongest(by_name.into_iter().collect());
-        pushes.truncate(crate::classifier::TOP_TOKENS);
-        pushes
+        by_name
     }
 
-    #[test]
-    fn explanations_match_their_definition_by_feature_names() {
-        let model = SpamModel::shipped().unwrap();
-        for text in [
-            "Check out my channel!!! Free money at www.example-cash.com subscribe now",
-            "subscribe subscribe SUBSCRIBE to my channel, subscribers get free gift cards",
-            "Écoutez ma chaîne, abonnez-vous ! <b>gratuit</b> &amp; facile: visit http://x.example.org/a?b=c",
-            "Win a free iPhone: text WIN to 80086 or mail prizes@example.net now, limited offer",
-            "please please please check my cover of this song on my channel and subscribe",
-        ] {
+    /// Every word that pushed toward spam, as [`by_names`] defines it, with a
+    /// site model's pushes (times its weight) added to the model's (times
+    /// its base weight).
+    fn expected(model: &SpamModel, input: &ScoringInput<'_>) -> Vec<(String, f64)> {
+        let mut pushes: Vec<(String, f64)> = by_names(model, input)
+            .into_iter()
+            .map(|(word, push)| (word, model.base_weight * push))
+            .collect();
+        if let Some((site, weight)) = &model.site {
+            pushes.extend(
+                by_names(site, input)
+                    .into_iter()
+                    .map(|(word, push)| (word, weight * push)),
+            );
+        }
+        super::strongest(pushes)
+    }
+
+    /// The whole explanation `score` truncates.
+    fn explanation(model: &SpamModel, input: &ScoringInput<'_>) -> Vec<(String, f64)> {
+        let (vector, site_vector) = model.vectors(input);
+        let site = model
+            .site
+            .as_ref()
+            .zip(site_vector)
+            .map(|((site, weight), vector)| (site.as_ref(), *weight, vector));
+        model.explain(input, &vector, site)
+    }
+
+    const SPAMMY: [&str; 5] = [
+        "Check out my channel!!! Free money at www.example-cash.com subscribe now",
+        "subscribe subscribe SUBSCRIBE to my channel, subscribers get free gift cards",
+        "Écoutez ma chaîne, abonnez-vous ! <b>gratuit</b> &amp; facile: visit http://x.example.org/a?b=c",
+        "Win a free iPhone: text WIN to 80086 or mail prizes@example.net now, limited offer",
+        "please please please check my cover of this song on my channel and subscribe",
+    ];
+
+    fn assert_explained_by_definition(model: &SpamModel) {
+        for text in SPAMMY {
             let input = ScoringInput {
                 text,
                 ..Default::default()
             };
-            let score = model.score(&input);
-            assert!(score.spam_probability >= 0.5, "{text}");
-            let expected = by_names(&model, &input);
-            assert_eq!(score.top_features.len(), expected.len(), "{text}");
-            for ((name, push), (want, want_push)) in score.top_features.iter().zip(&expected) {
-                assert_eq!(
-                    name, want,
-                    "{text}: {:?} vs {expected:?}",
-                    score.top_features
-                );
+            let got = explanation(model, &input);
+            let want = expected(model, &input);
+            assert!(got.len() > crate::classifier::TOP_TOKENS, "{text}: {got:?}");
+            assert_eq!(got.len(), want.len(), "{text}: {got:?} vs {want:?}");
+            for ((name, push), (want_name, want_push)) in got.iter().zip(&want) {
+                assert_eq!(name, want_name, "{text}: {got:?} vs {want:?}");
                 assert!(
                     (push - want_push).abs() < 1e-9,
                     "{text}: {push} vs {want_push}"
                 );
             }
+            // What a score leaning spam shows is the head of it.
+            let score = model.score(&input);
+            if score.spam_probability >= 0.5 {
+                assert_eq!(
+                    score.top_features[..],
+                    got[..crate::classifier::TOP_TOKENS],
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn explanations_match_their_definition_by_feature_names() {
+        assert_explained_by_definition(&SpamModel::shipped().unwrap());
+    }
+
+    #[test]
+    fn a_site_models_explanations_match_their_definition_too() {
+        use crate::classifier::Artifact;
+        use crate::classifier::artifact::Provenance;
+        use crate::classifier::train::{self, BaseModel, TrainOptions};
+
+        let sample =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
+        let site: Vec<train::TrainingRow> = train::read_jsonl(&sample)
+            .unwrap()
+            .into_iter()
+            .take(200)
+            .collect();
+        let base = BaseModel {
+            artifact: Artifact::from_json(crate::classifier::SHIPPED_MODEL).unwrap(),
+            rows: Vec::new(),
+            out_of_fold: Vec::new(),
+        };
+        let options = TrainOptions {
+            budget_source: Some(0),
+            ..TrainOptions::default()
+        };
+        let (mut artifact, _) =
+            train::train_with_site(&base, &site, &options, "site", Provenance::default()).unwrap();
+        // At the weights the site chose, and with the base model discounted.
+        for base_weight in [artifact.base_weight, Some(0.25)] {
+            artifact.base_weight = base_weight;
+            artifact.format_version = if base_weight.is_some() {
+                crate::classifier::artifact::WEIGHTED_SITE_FORMAT_VERSION
+            } else {
+                crate::classifier::artifact::SITE_FORMAT_VERSION
+            };
+            let model = SpamModel::from_artifact(artifact.clone()).unwrap();
+            assert!(model.site.is_some());
+            assert_explained_by_definition(&model);
         }
     }
 }

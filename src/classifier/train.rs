@@ -525,7 +525,8 @@ impl BaseModel {
 
 /// A site's model: `base`'s model of the public corpus alone, with a model
 /// of the site's own labels (`site`, trained alone too) whose log-odds,
-/// times a weight from [`SITE_WEIGHTS`], are added to it
+/// times a weight from [`SITE_WEIGHTS`], are added to its log-odds times a
+/// weight from [`BASE_WEIGHTS`], the two fitted together
 /// ([`Artifact::site`]). Thresholds are calibrated on the site's labels,
 /// each scored by the base model (which never saw it) plus a site model
 /// trained on the other folds, exactly as a refit would, with the base rows
@@ -655,7 +656,11 @@ pub fn train_with_site(
     // Recorded only when it is not 1, so that a site model which does not
     // discount the base model reads in builds that know no base weight.
     artifact.base_weight = (base_weight != 1.0).then_some(base_weight);
-    artifact.format_version = artifact::SITE_FORMAT_VERSION;
+    artifact.format_version = if artifact.base_weight.is_some() {
+        artifact::WEIGHTED_SITE_FORMAT_VERSION
+    } else {
+        artifact::SITE_FORMAT_VERSION
+    };
     Ok((artifact, calibration))
 }
 
@@ -1017,9 +1022,13 @@ pub(super) mod tests {
                 .unwrap()
         };
         let (base_only, site_only) = (model(&base), model(&site));
-        // Through JSON, as the database stores it, as format version 2, which
-        // a build that reads only version 1 refuses by name.
-        assert_eq!(artifact.format_version, artifact::SITE_FORMAT_VERSION);
+        // Through JSON, as the database stores it, as format version 3 (a
+        // site model and a base weight), which a build that reads only
+        // versions 1 and 2 refuses by name.
+        assert_eq!(
+            artifact.format_version,
+            artifact::WEIGHTED_SITE_FORMAT_VERSION
+        );
         let mut stripped = artifact.clone();
         stripped.site = None;
         let err = Artifact::from_json(&serde_json::to_vec(&stripped).unwrap())
@@ -1028,6 +1037,13 @@ pub(super) mod tests {
         assert!(err.to_string().contains("does not match"), "{err}");
         let json = serde_json::to_vec(&artifact).unwrap();
         let combined = SpamModel::from_artifact(Artifact::from_json(&json).unwrap()).unwrap();
+        // Weights without a site model to weigh are refused.
+        let mut lone = base_model.artifact.clone();
+        lone.site_weight = Some(0.5);
+        let err = Artifact::from_json(&serde_json::to_vec(&lone).unwrap())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no weights"), "{err}");
         // A base weight that is not a positive number is refused.
         for bad in [0.0, -1.0] {
             let mut broken = artifact.clone();
