@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -197,16 +198,17 @@ impl Vectorizer {
 /// Each distinct vocabulary index with its number of occurrences, in order of
 /// first occurrence: one pass over an open-addressing table at least twice the
 /// input's size. Sorting the hits to merge repeats cost about a sixth of
-/// scoring a comment. The keys are vocabulary indices, which a commenter cannot
-/// choose freely (the feature hashes they come from could be forged to collide
-/// in a table's low bits), and Fibonacci hashing spreads them.
+/// scoring a comment. The keys are vocabulary indices, not the feature hashes
+/// they come from (which could be forged to collide in a table's low bits),
+/// and a multiplier drawn once per process spreads them ([`slot_of`]).
 fn count_distinct(keys: &[u32]) -> Vec<(u32, u32)> {
     let slots = (keys.len() * 2).next_power_of_two().max(16);
     let mask = slots - 1;
     let mut table = vec![u32::MAX; slots];
     let mut distinct: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+    let multiplier = *SLOT_MULTIPLIER;
     for &key in keys {
-        let mut slot = fibonacci_slot(key, slots);
+        let mut slot = slot_of(key, slots, multiplier);
         loop {
             let at = table[slot];
             if at == u32::MAX {
@@ -231,6 +233,7 @@ fn count_distinct(keys: &[u32]) -> Vec<(u32, u32)> {
 pub struct Positions {
     table: Vec<u32>,
     keys: Vec<u32>,
+    multiplier: u64,
 }
 
 impl Positions {
@@ -240,21 +243,26 @@ impl Positions {
         let mask = slots - 1;
         let mut table = vec![u32::MAX; slots];
         let keys: Vec<u32> = vector.iter().map(|&(i, _)| i).collect();
+        let multiplier = *SLOT_MULTIPLIER;
         for (position, &key) in keys.iter().enumerate() {
-            let mut slot = fibonacci_slot(key, slots);
+            let mut slot = slot_of(key, slots, multiplier);
             while table[slot] != u32::MAX {
                 slot = (slot + 1) & mask;
             }
             // A vector holds one comment's features, far below u32::MAX.
             table[slot] = position as u32;
         }
-        Self { table, keys }
+        Self {
+            table,
+            keys,
+            multiplier,
+        }
     }
 
     /// The position of vocabulary index `key`, if the vector has it.
     pub fn get(&self, key: u32) -> Option<usize> {
         let mask = self.table.len() - 1;
-        let mut slot = fibonacci_slot(key, self.table.len());
+        let mut slot = slot_of(key, self.table.len(), self.multiplier);
         loop {
             let position = *self.table.get(slot)?;
             if position == u32::MAX {
@@ -268,12 +276,23 @@ impl Positions {
     }
 }
 
+/// A random odd multiplier, drawn once per process. The vocabulary is public
+/// (it ships in the binary), so with a fixed multiplier a commenter could
+/// pick words whose indices crowd one stretch of a table and make every
+/// lookup probe far; multiply-shift with a secret odd multiplier is a
+/// universal hash family (Dietzfelbinger et al. 1997): two keys share a slot
+/// with probability at most 2 / slots, whatever keys are chosen.
+static SLOT_MULTIPLIER: LazyLock<u64> = LazyLock::new(|| {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x9E37_79B9_7F4A_7C15_u64) | 1
+});
+
 /// The slot of `key` in a table of `slots` (a power of two): the top bits of
-/// the key times 2^64 / φ.
-fn fibonacci_slot(key: u32, slots: usize) -> usize {
+/// the key times `multiplier` ([`SLOT_MULTIPLIER`], read once per table).
+fn slot_of(key: u32, slots: usize, multiplier: u64) -> usize {
     let bits = slots.trailing_zeros();
     // The shift leaves `bits` bits, and `slots` fits a usize.
-    (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    (u64::from(key).wrapping_mul(multiplier) >> (64 - bits)) as usize
 }
 
 /// Scales `vector` to unit `norm`, then by `scale`; an empty vector stays empty.
@@ -330,7 +349,7 @@ mod tests {
         // Three keys that all hash to the last of 16 slots (six inputs get a
         // 16-slot table): the second and third must wrap around to slot 0.
         let last: Vec<u32> = (0..u32::MAX)
-            .filter(|&k| fibonacci_slot(k, 16) == 15)
+            .filter(|&k| slot_of(k, 16, *SLOT_MULTIPLIER) == 15)
             .take(3)
             .collect();
         let keys = [last[0], last[1], last[2], last[2], last[1], last[0]];
