@@ -237,11 +237,9 @@ impl SpamModel {
         // explained.
         let tokens = self.vectorizer.char_ngram_tokens(input);
         let mut pushes = self.word_pushes(&tokens, vector);
-        if self.base_weight != 1.0 {
-            pushes
-                .iter_mut()
-                .for_each(|(_, push)| *push *= self.base_weight);
-        }
+        pushes
+            .iter_mut()
+            .for_each(|(_, push)| *push *= self.base_weight);
         if let Some((site, weight, vector)) = site {
             let own = (site.vectorizer.features().char_ngrams
                 != self.vectorizer.features().char_ngrams)
