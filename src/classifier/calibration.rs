@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::metrics::SplitMix64;
 use super::train::{TrainOptions, TrainingRow, Vectorized, class_of};
 use super::vectorizer::{self, SparseVector};
 use super::{SparseScorer, probability_of_second};
@@ -14,25 +15,47 @@ use super::{SparseScorer, probability_of_second};
 /// occurrence, so a held-out text was never seen by the model scoring it
 /// (public corpora repeat texts: 127 of YouTube's train rows, 210 of SMS's).
 pub fn fold_assignment(examples: &[TrainingRow], k: usize) -> Vec<usize> {
+    let order: Vec<usize> = (0..examples.len()).collect();
+    assign_in_order(examples, k, &order)
+}
+
+/// [`fold_assignment`] with the examples dealt in an order shuffled by
+/// `seed` (stratified, copies together, as there): another split of the same
+/// examples, for repeated cross-validation. The same seed gives the same
+/// folds.
+pub fn shuffled_fold_assignment(examples: &[TrainingRow], k: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    let mut random = SplitMix64::new(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, random.below(i + 1));
+    }
+    assign_in_order(examples, k, &order)
+}
+
+/// Folds dealt round-robin within each class to the examples in `order`
+/// (a permutation of their indices), copies of a text joining the first
+/// one's fold.
+fn assign_in_order(examples: &[TrainingRow], k: usize, order: &[usize]) -> Vec<usize> {
     let (mut spam_seen, mut ham_seen) = (0, 0);
     let mut fold_of_text: HashMap<&str, usize> = HashMap::new();
-    examples
-        .iter()
-        .map(|e| {
-            if let Some(&fold) = fold_of_text.get(e.text.as_str()) {
-                return fold;
-            }
-            let counter = if e.is_spam {
-                &mut spam_seen
-            } else {
-                &mut ham_seen
-            };
-            let fold = *counter % k.max(1);
-            *counter += 1;
-            fold_of_text.insert(e.text.as_str(), fold);
-            fold
-        })
-        .collect()
+    let mut folds = vec![0; examples.len()];
+    for &i in order {
+        let e = &examples[i];
+        if let Some(&fold) = fold_of_text.get(e.text.as_str()) {
+            folds[i] = fold;
+            continue;
+        }
+        let counter = if e.is_spam {
+            &mut spam_seen
+        } else {
+            &mut ham_seen
+        };
+        let fold = *counter % k.max(1);
+        *counter += 1;
+        fold_of_text.insert(e.text.as_str(), fold);
+        folds[i] = fold;
+    }
+    folds
 }
 
 /// Scores of every example from a model that did not see it (k folds, see
@@ -53,6 +76,19 @@ pub fn out_of_fold_scores(
 ) -> Vec<(f64, bool, usize)> {
     let k = options.folds.max(1);
     let fold_of = fold_assignment(examples, k);
+    held_out_scores(vectorized, examples, options, &fold_of, k)
+}
+
+/// [`out_of_fold_scores`] on the folds of [`shuffled_fold_assignment`] with
+/// `seed`: one more repetition of the cross-validation.
+pub fn shuffled_out_of_fold_scores(
+    vectorized: &Vectorized,
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+    seed: u64,
+) -> Vec<(f64, bool, usize)> {
+    let k = options.folds.max(1);
+    let fold_of = shuffled_fold_assignment(examples, k, seed);
     held_out_scores(vectorized, examples, options, &fold_of, k)
 }
 
@@ -313,5 +349,38 @@ mod tests {
         // round-robin does not advance, so row 5 takes fold 1.
         examples[4].example.text = examples[2].text.clone();
         assert_eq!(fold_assignment(&examples, 3), vec![0, 0, 1, 2, 1, 1, 0]);
+    }
+
+    #[test]
+    fn shuffled_folds_are_stratified_keep_copies_together_and_follow_their_seed() {
+        let examples: Vec<TrainingRow> = (0..60)
+            .map(|i| {
+                TrainingRow::from(LabelledExample {
+                    text: format!("text {}", i % 50),
+                    author_name: None,
+                    author_email: None,
+                    author_url: None,
+                    is_spam: i % 5 < 2,
+                })
+            })
+            .collect();
+        // Rows 50..60 repeat rows 0..10's texts (and classes).
+        let folds = shuffled_fold_assignment(&examples, 5, 11);
+        assert_eq!(folds, shuffled_fold_assignment(&examples, 5, 11));
+        assert_ne!(folds, shuffled_fold_assignment(&examples, 5, 12));
+        assert_ne!(folds, fold_assignment(&examples, 5));
+        for (i, example) in examples.iter().enumerate().skip(50) {
+            assert_eq!(folds[i], folds[i - 50], "{}", example.text);
+        }
+        // Among the 50 distinct texts (20 spam, 30 ham), each fold holds 4
+        // spam and 6 ham.
+        for fold in 0..5 {
+            let of = |spam: bool| {
+                (0..50)
+                    .filter(|&i| folds[i] == fold && examples[i].is_spam == spam)
+                    .count()
+            };
+            assert_eq!((of(true), of(false)), (4, 6), "fold {fold}");
+        }
     }
 }

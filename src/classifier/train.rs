@@ -357,6 +357,11 @@ pub fn train(
 /// One example's out-of-fold score: `(spam probability, is spam, source)`.
 pub type OutOfFold = (f64, bool, usize);
 
+/// A site's labels scored out of fold again, once per repetition of the
+/// cross-validation: `(spam probability, is spam)` per label, one list per
+/// repetition.
+pub type Repeats = Vec<Vec<(f64, bool)>>;
+
 /// [`train`], also returning every example's out-of-fold score, as
 /// `(spam probability, is spam, source)` in the examples' order (empty
 /// without calibration folds): what a model that did not see the example
@@ -544,6 +549,26 @@ pub fn train_with_site(
     version: &str,
     provenance: Provenance,
 ) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
+    train_with_site_repeated(base, site, options, version, provenance, &[])
+        .map(|(artifact, scores, _)| (artifact, scores))
+}
+
+/// [`train_with_site`], also scoring the site's labels out of fold again on
+/// folds shuffled by each of `seeds` ([`super::calibration::shuffled_fold_assignment`]),
+/// with the weights the first folds chose: repeated cross-validation of the
+/// candidate, `(spam probability, is spam)` per site label in `site`'s order,
+/// one list per seed.
+///
+/// # Errors
+/// As [`train_with_site`].
+pub fn train_with_site_repeated(
+    base: &BaseModel,
+    site: &[TrainingRow],
+    options: &TrainOptions,
+    version: &str,
+    provenance: Provenance,
+    seeds: &[u64],
+) -> Result<(Artifact, Vec<OutOfFold>, Repeats), ClassifierError> {
     let alone = TrainOptions {
         folds: 0,
         ..options.clone()
@@ -567,28 +592,43 @@ pub fn train_with_site(
     let base_model = super::SpamModel::from_artifact(artifact.clone())?;
     let folds = options.folds.max(2);
     let fold_of = super::calibration::fold_assignment(&site, folds);
-    // Each site label's log-odds (spam minus ham) from the base model and
-    // from a site model trained on the other folds.
-    let mut parts = vec![(0.0, 0.0); site.len()];
-    for fold in 0..folds {
-        let others: Vec<TrainingRow> = site
-            .iter()
-            .zip(&fold_of)
-            .filter(|&(_, &f)| f != fold)
-            .map(|(row, _)| row.clone())
-            .collect();
-        let fold_model = super::SpamModel::from_artifact(train(
-            &others,
-            &alone,
-            version,
-            Provenance::default(),
-        )?)?;
-        for (i, row) in site.iter().enumerate().filter(|&(i, _)| fold_of[i] == fold) {
+    // Each site label's log-odds (spam minus ham) from the base model, which
+    // never saw it…
+    let base_parts: Vec<f64> = site
+        .iter()
+        .map(|row| {
             let [ham, spam] = base_model.joint_log_likelihood(&row.input());
-            let [site_ham, site_spam] = fold_model.joint_log_likelihood(&row.input());
-            parts[i] = (spam - ham, site_spam - site_ham);
+            spam - ham
+        })
+        .collect();
+    // …and from a site model trained on the folds of `fold_of` but its own.
+    let site_parts = |fold_of: &[usize]| -> Result<Vec<f64>, ClassifierError> {
+        let mut own = vec![0.0; site.len()];
+        for fold in 0..folds {
+            let others: Vec<TrainingRow> = site
+                .iter()
+                .zip(fold_of)
+                .filter(|&(_, &f)| f != fold)
+                .map(|(row, _)| row.clone())
+                .collect();
+            let fold_model = super::SpamModel::from_artifact(train(
+                &others,
+                &alone,
+                version,
+                Provenance::default(),
+            )?)?;
+            for (i, row) in site.iter().enumerate().filter(|&(i, _)| fold_of[i] == fold) {
+                let [site_ham, site_spam] = fold_model.joint_log_likelihood(&row.input());
+                own[i] = site_spam - site_ham;
+            }
         }
-    }
+        Ok(own)
+    };
+    let parts: Vec<(f64, f64)> = base_parts
+        .iter()
+        .copied()
+        .zip(site_parts(&fold_of)?)
+        .collect();
     // The weights under which the site's labels are likeliest, out of fold.
     let likelihood = |(base_weight, weight): (f64, f64)| -> f64 {
         parts
@@ -613,6 +653,23 @@ pub fn train_with_site(
             if l > best.1 { (weights, l) } else { best }
         })
         .0;
+    let repeats = seeds
+        .iter()
+        .map(|&seed| {
+            let fold_of = super::calibration::shuffled_fold_assignment(&site, folds, seed);
+            Ok(base_parts
+                .iter()
+                .zip(site_parts(&fold_of)?)
+                .zip(&site)
+                .map(|((&base, own), row)| {
+                    (
+                        super::probability_of_second(0.0, base_weight * base + weight * own),
+                        row.is_spam,
+                    )
+                })
+                .collect())
+        })
+        .collect::<Result<Repeats, ClassifierError>>()?;
     let out_of_fold: Vec<OutOfFold> = parts
         .iter()
         .zip(&site)
@@ -661,7 +718,34 @@ pub fn train_with_site(
     } else {
         artifact::SITE_FORMAT_VERSION
     };
-    Ok((artifact, calibration))
+    Ok((artifact, calibration, repeats))
+}
+
+/// Repeated cross-validation of a recipe already chosen: every example of
+/// `examples` (with the weights they have) scored out of fold again, on
+/// folds shuffled by each of `seeds`
+/// ([`super::calibration::shuffled_out_of_fold_scores`]), exactly as refits on the
+/// other folds would; one list per seed, in the examples' order. A
+/// candidate's thresholds were chosen on its first folds' scores; these
+/// judge it on folds that chose nothing.
+///
+/// # Errors
+/// No examples of one class, or a vocabulary hash collision.
+pub fn repeated_out_of_fold(
+    examples: &[TrainingRow],
+    options: &TrainOptions,
+    seeds: &[u64],
+) -> Result<Vec<Vec<OutOfFold>>, ClassifierError> {
+    if seeds.is_empty() || options.folds < 2 {
+        return Ok(Vec::new());
+    }
+    let vectorized = vectorize(examples, options)?;
+    Ok(seeds
+        .iter()
+        .map(|&seed| {
+            super::calibration::shuffled_out_of_fold_scores(&vectorized, examples, options, seed)
+        })
+        .collect())
 }
 
 /// Refuses a calibration the classes are too small for.
