@@ -340,28 +340,47 @@ fn choose_site_model(
         train_set[site_rows..].to_vec(),
         train_set[..site_rows].to_vec(),
     );
-    let (pooled, pooled_scores, weight) =
-        train::train_site_scored(train_set, &weights, options, version, provenance.clone())?;
-    let strength = weight * site_rows as f64 / base_rows.max(1) as f64;
-    let pooled_mcc = site_mcc(&pooled, &pooled_scores, site_rows);
+    let pooled = train::PooledSite::choose(train_set, &weights, options)?;
+    let strength = pooled.weight * site_rows as f64 / base_rows.max(1) as f64;
+    let pooled_mcc = site_mcc(pooled.thresholds(options), &pooled.out_of_fold, site_rows);
+    // Only the candidate kept is fitted.
+    let keep_pooled = |pooled: train::PooledSite,
+                       train_set: &[TrainingRow],
+                       how: String|
+     -> Result<SiteCandidate, RetrainError> {
+        let repeats = pooled
+            .repeated(train_set, options, seeds)
+            .into_iter()
+            .map(|scores| scores.iter().take(site_rows).map(|s| (s.0, s.1)).collect())
+            .collect();
+        let scores = pooled.out_of_fold.clone();
+        let artifact = pooled.finish(train_set, options, version, provenance.clone())?;
+        Ok((artifact, scores, repeats, how))
+    };
     // A model of the site's labels alone needs each class in every fold.
     let spam = site_set.iter().filter(|e| e.is_spam).count();
     if spam.min(site_rows - spam) < options.folds {
         let how = format!(
             "the site's labels weighed {strength:.1} times the base data (the strength under which they scored best out of fold: MCC {pooled_mcc:.4}; too few of a class for a model of the site's labels alone)"
         );
-        let repeats = pooled_repeats(train_set, site_rows, options, seeds)?;
-        return Ok((pooled, pooled_scores, repeats, how));
+        return keep_pooled(pooled, train_set, how);
     }
     let (added, added_scores, added_repeats) = train::train_with_site_repeated(
         base.model(base_set)?,
         &site_set,
         options,
         version,
-        provenance,
+        provenance.clone(),
         seeds,
     )?;
-    let added_mcc = site_mcc(&added, &added_scores, site_rows);
+    let added_mcc = site_mcc(
+        Thresholds {
+            spam: added.thresholds.spam,
+            ham: added.thresholds.ham,
+        },
+        &added_scores,
+        site_rows,
+    );
     if added_mcc > pooled_mcc {
         let how = format!(
             "the candidate adds a model of the site's {site_rows} labels (weight {:.4}) to one of the base data (weight {:.4}): out of fold, the site's labels got MCC {added_mcc:.4} from it, {pooled_mcc:.4} with its labels pooled at {strength:.1} times the base data",
@@ -373,8 +392,7 @@ fn choose_site_model(
         let how = format!(
             "the site's labels weighed {strength:.1} times the base data (the strength under which they scored best out of fold: MCC {pooled_mcc:.4}; a model of the site's labels added to one of the base data got {added_mcc:.4})"
         );
-        let repeats = pooled_repeats(train_set, site_rows, options, seeds)?;
-        Ok((pooled, pooled_scores, repeats, how))
+        keep_pooled(pooled, train_set, how)
     }
 }
 
@@ -390,28 +408,10 @@ fn repeat_seeds(job_id: i64) -> Vec<u64> {
     (1..CV_REPEATS).map(|_| random.next_u64()).collect()
 }
 
-/// The pooled candidate's repeated cross-validations: `train_set` with the
-/// site's rows at the weight it chose, the site's `site_rows` scores of each.
-fn pooled_repeats(
-    train_set: &[TrainingRow],
-    site_rows: usize,
-    options: &TrainOptions,
-    seeds: &[u64],
-) -> Result<train::Repeats, RetrainError> {
-    Ok(train::repeated_out_of_fold(train_set, options, seeds)?
-        .into_iter()
-        .map(|scores| scores.iter().take(site_rows).map(|s| (s.0, s.1)).collect())
-        .collect())
-}
-
-/// The MCC of the first `site_rows` out-of-fold scores (the site's) at the
-/// candidate's thresholds.
-fn site_mcc(candidate: &Artifact, scores: &[train::OutOfFold], site_rows: usize) -> f64 {
+/// The MCC of the first `site_rows` out-of-fold scores (the site's) at a
+/// candidate's thresholds `t`.
+fn site_mcc(t: Thresholds, scores: &[train::OutOfFold], site_rows: usize) -> f64 {
     let pairs: Vec<(f64, bool)> = scores.iter().take(site_rows).map(|s| (s.0, s.1)).collect();
-    let t = Thresholds {
-        spam: candidate.thresholds.spam,
-        ham: candidate.thresholds.ham,
-    };
     evaluate(&pairs, t).mcc
 }
 

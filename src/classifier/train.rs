@@ -4,8 +4,9 @@
 //! scores on the training data only); held-out figures from [`super::metrics`].
 //!
 //! linfa-bayes 0.8.1's `fit_with` prints the whole model to stderr with a
-//! leftover `dbg!`; the build uses a copy with that line removed
-//! (`vendor/linfa-bayes`).
+//! leftover `dbg!`, and copies out each class's rows of a batch; the build
+//! uses a copy without the `dbg!` that uses a batch of one class as it is
+//! (`vendor/linfa-bayes/PATCHED.md`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
@@ -24,10 +25,10 @@ use super::vectorizer::{IdentityHasher, Norm, SparseVector, VectorizerConfig, We
 use crate::domain::Thresholds;
 use crate::domain::dataset::LabelledExample;
 
-/// Bytes of dense matrix per `fit_with` batch. linfa copies each class's rows
-/// once more, so peak memory is about twice this, whatever the data size. Kept
-/// under glibc's largest dynamic mmap threshold (32 MiB) so those copies are
-/// reused heap memory rather than fresh pages faulted in on every batch.
+/// Bytes of dense matrix per `fit_with` batch: one buffer, allocated once per
+/// fit, whatever the data size. Every batch is of one class, which linfa
+/// sums in place (`vendor/linfa-bayes`); a larger buffer would save little
+/// of linfa's per-batch work (a pass over the vocabulary) and cost memory.
 const BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// A labelled example as training uses it: with a sample weight and the data
@@ -253,7 +254,9 @@ pub(super) fn class_of(example: &LabelledExample) -> usize {
 }
 
 /// Fits linfa-bayes' `MultinomialNb` on the vectorized rows, in dense batches
-/// of at most [`BATCH_BYTES`].
+/// of at most [`BATCH_BYTES`], each of one class: linfa then sums a batch as
+/// it is instead of copying out each class's rows first (`vendor/linfa-bayes`),
+/// which took most of a fit's time at a 50,000-wide vocabulary.
 fn fit_rows(
     vectorized: &Vectorized,
     examples: &[TrainingRow],
@@ -265,27 +268,32 @@ fn fit_rows(
     let mut model: Option<MultinomialNb<f64, usize>> = None;
     // One buffer for every batch: only the cells a batch set are cleared again.
     let mut x = Array2::<f64>::zeros((rows_per_batch.min(examples.len()), width));
-    for (rows, batch) in vectorized
-        .rows
-        .chunks(rows_per_batch)
-        .zip(examples.chunks(rows_per_batch))
-    {
-        for (r, row) in rows.iter().enumerate() {
-            for &(c, v) in row {
-                x[[r, c as usize]] = v;
+    for class in [artifact::HAM, artifact::SPAM] {
+        let rows: Vec<&SparseVector> = vectorized
+            .rows
+            .iter()
+            .zip(examples)
+            .filter(|(_, example)| class_of(example) == class)
+            .map(|(row, _)| row)
+            .collect();
+        for batch in rows.chunks(rows_per_batch) {
+            for (r, row) in batch.iter().enumerate() {
+                for &(c, v) in row.iter() {
+                    x[[r, c as usize]] = v;
+                }
             }
-        }
-        let y: Array1<usize> = batch.iter().map(|row| class_of(row)).collect();
-        let records = x.slice_axis(Axis(0), Slice::from(0..batch.len()));
-        let dataset = DatasetBase::new(records, y.view());
-        model = Some(
-            params
-                .fit_with(model, &dataset)
-                .map_err(|err| ClassifierError::Training(err.to_string()))?,
-        );
-        for (r, row) in rows.iter().enumerate() {
-            for &(c, _) in row {
-                x[[r, c as usize]] = 0.0;
+            let y = Array1::from_elem(batch.len(), class);
+            let records = x.slice_axis(Axis(0), Slice::from(0..batch.len()));
+            let dataset = DatasetBase::new(records, y.view());
+            model = Some(
+                params
+                    .fit_with(model, &dataset)
+                    .map_err(|err| ClassifierError::Training(err.to_string()))?,
+            );
+            for (r, row) in batch.iter().enumerate() {
+                for &(c, _) in row.iter() {
+                    x[[r, c as usize]] = 0.0;
+                }
             }
         }
     }
@@ -414,18 +422,9 @@ fn fit_scored(
 }
 
 /// [`train_scored`] for a site: the rows of source 0 (the site's own
-/// labels) are pulled toward the rest (the base data) with a strength the
-/// site's labels choose. Multinomial naive Bayes sums weighted counts, so
-/// weighting the site's rows by `w` is smoothing the site's counts toward
-/// the base's with a strength of `1/w` of the base: each weight of
-/// `site_weights` is tried in turn, every site row scored out of fold and
-/// the thresholds calibrated on those scores, and the weight under which the
-/// site's labels get the best MCC at those thresholds is the one trained
-/// with (equal MCCs: the better ROC AUC on the site's labels; a tie keeps
-/// the earlier weight). What the site gets is its MCC at the calibrated
-/// threshold, so that is what chooses; each weight's figure flatters it
-/// alike (its thresholds were chosen on the scores it is judged on).
-/// Returns the weight too.
+/// labels) pulled toward the rest (the base data) with a strength the site's
+/// labels choose ([`PooledSite::choose`]), then fitted. Returns the weight
+/// too.
 ///
 /// # Errors
 /// As [`train`], or no weight to try.
@@ -436,55 +435,154 @@ pub fn train_site_scored(
     version: &str,
     provenance: Provenance,
 ) -> Result<(Artifact, Vec<OutOfFold>, f64), ClassifierError> {
-    let Some(&first) = site_weights.first() else {
-        return Err(ClassifierError::Training("no site weight to try".into()));
-    };
-    let is_site = |row: &TrainingRow| row.source == 0;
+    let pooled = PooledSite::choose(examples, site_weights, options)?;
+    let (out_of_fold, weight) = (pooled.out_of_fold.clone(), pooled.weight);
+    let artifact = pooled.finish(examples, options, version, provenance)?;
+    Ok((artifact, out_of_fold, weight))
+}
+
+/// A site's labels pooled with the base data at the weight they chose, not
+/// fitted yet: a job compares it with the site model added to the base
+/// model by its out-of-fold scores and fits only the one it keeps.
+pub struct PooledSite {
+    /// The vocabulary and vectors of every row (the site's at weight 1).
+    vectorized: Vectorized,
+    /// Every row's out-of-fold score under the chosen weight.
+    pub out_of_fold: Vec<OutOfFold>,
+    /// The site rows' sample weight.
+    pub weight: f64,
+}
+
+impl PooledSite {
+    /// Chooses the weight of the rows of source 0 (the site's own labels)
+    /// among `site_weights`. Multinomial naive Bayes sums weighted counts,
+    /// so weighting the site's rows by `w` is smoothing the site's counts
+    /// toward the base's with a strength of `1/w` of the base: each weight
+    /// is tried in turn, every row scored out of fold and the thresholds
+    /// calibrated on those scores, and the weight under which the site's
+    /// labels get the best MCC at those thresholds is kept (equal MCCs: the
+    /// better ROC AUC on the site's labels; a tie keeps the earlier weight).
+    /// What the site gets is its MCC at the calibrated threshold, so that is
+    /// what chooses; each weight's figure flatters it alike (its thresholds
+    /// were chosen on the scores it is judged on). The site's rows are left
+    /// at the chosen weight.
+    ///
+    /// # Errors
+    /// As [`train`], or no weight to try.
+    pub fn choose(
+        examples: &mut [TrainingRow],
+        site_weights: &[f64],
+        options: &TrainOptions,
+    ) -> Result<Self, ClassifierError> {
+        let Some(&first) = site_weights.first() else {
+            return Err(ClassifierError::Training("no site weight to try".into()));
+        };
+        set_site_weight(examples, 1.0);
+        let vectorized = vectorize(examples, options)?;
+        check_folds(examples, options)?;
+        let mut chosen = (first, (f64::NEG_INFINITY, f64::NEG_INFINITY), Vec::new());
+        for &weight in site_weights {
+            set_site_weight(examples, weight);
+            if options.folds < 2 {
+                chosen = (weight, (0.0, 0.0), Vec::new());
+                break;
+            }
+            let out_of_fold = out_of_fold_scores(&vectorized, examples, options);
+            let site: Vec<(f64, bool)> = out_of_fold
+                .iter()
+                .filter(|s| s.2 == 0)
+                .map(|s| (s.0, s.1))
+                .collect();
+            let at_thresholds = metrics::evaluate(&site, options.calibrate(&out_of_fold));
+            let figures = (at_thresholds.mcc, at_thresholds.auc);
+            if figures > chosen.1 {
+                chosen = (weight, figures, out_of_fold);
+            }
+        }
+        let (weight, _, out_of_fold) = chosen;
+        set_site_weight(examples, weight);
+        Ok(Self {
+            vectorized,
+            out_of_fold,
+            weight,
+        })
+    }
+
+    /// The thresholds the fitted model gets: calibrated on the out-of-fold
+    /// scores.
+    pub fn thresholds(&self, options: &TrainOptions) -> Thresholds {
+        if self.out_of_fold.is_empty() {
+            options.fallback_thresholds
+        } else {
+            options.calibrate(&self.out_of_fold)
+        }
+    }
+
+    /// Every row scored out of fold again on folds shuffled by each of
+    /// `seeds`, at the chosen weight (`examples` as [`Self::choose`] left
+    /// them): [`repeated_out_of_fold`] without vectorizing again.
+    pub fn repeated(
+        &self,
+        examples: &[TrainingRow],
+        options: &TrainOptions,
+        seeds: &[u64],
+    ) -> Vec<Vec<OutOfFold>> {
+        if options.folds < 2 {
+            return Vec::new();
+        }
+        seeds
+            .iter()
+            .map(|&seed| {
+                super::calibration::shuffled_out_of_fold_scores(
+                    &self.vectorized,
+                    examples,
+                    options,
+                    seed,
+                )
+            })
+            .collect()
+    }
+
+    /// The fit on every row at the chosen weight, with its thresholds
+    /// (`examples` as [`Self::choose`] left them).
+    ///
+    /// # Errors
+    /// A linfa failure.
+    pub fn finish(
+        self,
+        examples: &[TrainingRow],
+        options: &TrainOptions,
+        version: &str,
+        provenance: Provenance,
+    ) -> Result<Artifact, ClassifierError> {
+        let Self {
+            mut vectorized,
+            out_of_fold,
+            weight,
+        } = self;
+        for (row, vector) in examples.iter().zip(&mut vectorized.rows) {
+            if row.source == 0 {
+                vector.iter_mut().for_each(|(_, v)| *v *= weight);
+            }
+        }
+        finish(
+            vectorized,
+            examples,
+            &out_of_fold,
+            options,
+            version,
+            provenance,
+            NewSite::Skip,
+        )
+    }
+}
+
+/// Gives every row of source 0 (the site's own) the sample weight `weight`.
+fn set_site_weight(examples: &mut [TrainingRow], weight: f64) {
     examples
         .iter_mut()
-        .filter(|row| is_site(row))
-        .for_each(|row| row.weight = 1.0);
-    let mut vectorized = vectorize(examples, options)?;
-    check_folds(examples, options)?;
-    let mut chosen = (first, (f64::NEG_INFINITY, f64::NEG_INFINITY), Vec::new());
-    for &weight in site_weights {
-        examples
-            .iter_mut()
-            .filter(|row| is_site(row))
-            .for_each(|row| row.weight = weight);
-        if options.folds < 2 {
-            chosen = (weight, (0.0, 0.0), Vec::new());
-            break;
-        }
-        let out_of_fold = out_of_fold_scores(&vectorized, examples, options);
-        let site: Vec<(f64, bool)> = out_of_fold
-            .iter()
-            .filter(|s| s.2 == 0)
-            .map(|s| (s.0, s.1))
-            .collect();
-        let at_thresholds = metrics::evaluate(&site, options.calibrate(&out_of_fold));
-        let figures = (at_thresholds.mcc, at_thresholds.auc);
-        if figures > chosen.1 {
-            chosen = (weight, figures, out_of_fold);
-        }
-    }
-    let (weight, _, out_of_fold) = chosen;
-    for (row, vector) in examples.iter_mut().zip(&mut vectorized.rows) {
-        if is_site(row) {
-            row.weight = weight;
-            vector.iter_mut().for_each(|(_, v)| *v *= weight);
-        }
-    }
-    let artifact = finish(
-        vectorized,
-        examples,
-        &out_of_fold,
-        options,
-        version,
-        provenance,
-        NewSite::Skip,
-    )?;
-    Ok((artifact, out_of_fold, weight))
+        .filter(|row| row.source == 0)
+        .for_each(|row| row.weight = weight);
 }
 
 /// The weights a site model's log-odds may get in the sum
@@ -925,6 +1023,61 @@ pub(super) mod tests {
                 .map(|row| TrainingRow { source: 1, ..row }),
         );
         rows
+    }
+
+    #[test]
+    fn a_fit_in_batches_of_one_class_is_one_fit_of_every_row() {
+        use linfa_bayes::NaiveBayes;
+        let mut rows = site_and_base();
+        rows.iter_mut().step_by(4).for_each(|row| row.weight = 3.0);
+        let options = TrainOptions::default();
+        let vectorized = vectorize(&rows, &options).unwrap();
+        let batched = fit_rows(&vectorized, &rows, options.alpha).unwrap();
+        // linfa on the whole matrix at once: both classes in one batch, each
+        // class's rows copied out by linfa.
+        let width = vectorized.vocabulary.len();
+        let mut x = Array2::<f64>::zeros((rows.len(), width));
+        for (r, row) in vectorized.rows.iter().enumerate() {
+            for &(c, v) in row {
+                x[[r, c as usize]] = v;
+            }
+        }
+        let y: Array1<usize> = rows.iter().map(|row| class_of(row)).collect();
+        let whole = MultinomialNb::<f64, usize>::params()
+            .alpha(options.alpha)
+            .fit(&DatasetBase::new(x.view(), y.view()))
+            .unwrap();
+        let probe = x.slice_axis(Axis(0), Slice::from(0..40));
+        let (a, _) = batched.predict_log_proba(probe.view());
+        let (b, _) = whole.predict_log_proba(probe.view());
+        assert!(
+            a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{a:?} {b:?}"
+        );
+        let [a, b] = [&batched, &whole].map(|m| serde_json::to_value(m).unwrap());
+        assert_eq!(
+            a["class_info"]["0"]["class_count"],
+            b["class_info"]["0"]["class_count"]
+        );
+        assert_eq!(a["class_info"]["1"]["prior"], b["class_info"]["1"]["prior"]);
+    }
+
+    #[test]
+    fn a_pooled_candidates_repeated_folds_are_those_of_its_rows_vectorized_again() {
+        let options = TrainOptions::default();
+        let mut rows = site_and_base();
+        let pooled = PooledSite::choose(&mut rows, &[1.0, 4.0], &options).unwrap();
+        assert!(
+            rows.iter()
+                .filter(|r| r.source == 0)
+                .all(|r| r.weight == pooled.weight)
+        );
+        let seeds = [11, 12];
+        let again = repeated_out_of_fold(&rows, &options, &seeds).unwrap();
+        let reused = pooled.repeated(&rows, &options, &seeds);
+        assert_eq!(reused, again);
+        assert_eq!(reused.len(), 2);
+        assert_ne!(reused[0], pooled.out_of_fold, "other folds, other scores");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use hyperparams::{MultinomialNbParams, MultinomialNbValidParams};
 pub use multinomial_nb::MultinomialNb;
 
 use linfa::{Float, Label};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
 
 #[cfg(feature = "serde")]
 use serde_crate::{Deserialize, Serialize};
@@ -80,11 +80,16 @@ impl<F: Float> ClassHistogram<F> {
 }
 
 /// Returns a subset of x corresponding to the class specified by `ycondition`
-pub(crate) fn filter<F: Float, L: Label + Ord>(
-    x: ArrayView2<F>,
+pub(crate) fn filter<'a, F: Float, L: Label + Ord>(
+    x: ArrayView2<'a, F>,
     y: ArrayView1<L>,
     ycondition: &L,
-) -> Array2<F> {
+) -> CowArray<'a, F, Ix2> {
+    // Patched (PATCHED.md): a batch of one class is used as it is, not copied.
+    if y.iter().all(|y| *ycondition == *y) {
+        return CowArray::from(x);
+    }
+
     // We identify the row numbers corresponding to the class we are interested in
     let index = y
         .into_iter()
@@ -100,5 +105,5 @@ pub(crate) fn filter<F: Float, L: Label + Ord>(
         .enumerate()
         .for_each(|(i, r)| xsubset.row_mut(i).assign(&x.slice(s![r, ..])));
 
-    xsubset
+    CowArray::from(xsubset)
 }
