@@ -353,8 +353,7 @@ fn choose_site_model(
             .into_iter()
             .map(|scores| scores.iter().take(site_rows).map(|s| (s.0, s.1)).collect())
             .collect();
-        let scores = pooled.out_of_fold.clone();
-        let artifact = pooled.finish(train_set, options, version, provenance.clone())?;
+        let (artifact, scores) = pooled.finish(train_set, options, version, provenance.clone())?;
         Ok((artifact, scores, repeats, how))
     };
     // A model of the site's labels alone needs each class in every fold.
@@ -465,8 +464,24 @@ impl Comparison {
     /// one more ham marked spam among 100 is a point, so the rate is held
     /// by the budget the candidate's threshold keeps, not by the active
     /// model's record.)
+    ///
+    /// A candidate that shows no skill on the site's labels (MCC at most 0
+    /// over its cross-validations: it catches none of the site's spam out of
+    /// fold, or calls as many ham spam as it should) is not judged not worse
+    /// by a tie: against an active model that shows none either, the labels
+    /// cannot tell the two apart (49 ham and one spam that neither catches
+    /// give both MCC 0 in every resample), and an untold candidate does not
+    /// replace the model the site has.
     fn not_worse(&self) -> bool {
-        self.mcc_low >= -MCC_MARGIN && (self.fpr_high <= FPR_MARGIN || self.budget_held)
+        self.shows_skill()
+            && self.mcc_low >= -MCC_MARGIN
+            && (self.fpr_high <= FPR_MARGIN || self.budget_held)
+    }
+
+    /// Whether the candidate scores the site's labels better than chance
+    /// over its cross-validations.
+    fn shows_skill(&self) -> bool {
+        self.repeated_mcc > 0.0
     }
 
     /// The active model is over the [`FPR_BUDGET`] and the candidate marks
@@ -611,6 +626,12 @@ pub fn gate(policy: ActivatePolicy, c: &Comparison, active_version: &str) -> (bo
             format!(
                 "marks fewer of the site's ham spam than the active model, which marks more than {:.0}% {comparison}",
                 FPR_BUDGET * 100.0
+            ),
+        ),
+        ActivatePolicy::IfBetter if !c.shows_skill() => (
+            false,
+            format!(
+                "kept the active model: the candidate shows no skill on the site's labels (MCC at most 0), so they cannot tell it is not worse {comparison}"
             ),
         ),
         ActivatePolicy::IfBetter => (false, format!("worse than the active model {comparison}")),
@@ -792,6 +813,41 @@ mod tests {
             )
             .0
         );
+    }
+
+    #[test]
+    fn a_tie_of_two_models_without_skill_keeps_the_active_one() {
+        // 49 ham and one spam that neither model catches: both MCC 0 in
+        // every resample, which tells nothing about the candidate.
+        let labels = |spam_score: f64| -> Vec<(f64, bool)> {
+            (0..50)
+                .map(|i| {
+                    if i == 7 {
+                        (spam_score, true)
+                    } else {
+                        (0.1, false)
+                    }
+                })
+                .collect()
+        };
+        let untold =
+            compare(&[labels(0.3), labels(0.3)], T, &labels(0.3), T, 3).with_budget_held(true);
+        assert!(
+            untold.mcc_low >= -MCC_MARGIN && untold.repeated_mcc <= 0.0,
+            "{untold:?}"
+        );
+        let (activate, reason) = gate(ActivatePolicy::IfBetter, &untold, "v1");
+        assert!(!activate, "{reason}");
+        assert!(reason.contains("no skill"), "{reason}");
+        // The same labels with the spam caught out of fold do tell.
+        let caught =
+            compare(&[labels(0.9), labels(0.9)], T, &labels(0.3), T, 3).with_budget_held(true);
+        assert!(
+            gate(ActivatePolicy::IfBetter, &caught, "v1").0,
+            "{caught:?}"
+        );
+        // "always" activates all the same.
+        assert!(gate(ActivatePolicy::Always, &untold, "v1").0);
     }
 
     #[test]

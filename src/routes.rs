@@ -34,8 +34,19 @@ pub fn configure(
     limit: &limits::RateLimit,
     read_limit: &limits::RateLimit,
 ) {
-    cfg.app_data(web::PathConfig::default().error_handler(|err, _| {
-        ApiError::NotFound(format!("There is nothing at this address: {err}.")).into()
+    cfg.app_data(web::PathConfig::default().error_handler(|_, req| {
+        // Only ids are read from paths: `/comments/abc` names no comment.
+        let bad = req
+            .match_info()
+            .iter()
+            .map(|(_, value)| value)
+            .find(|value| value.parse::<i64>().is_err())
+            .unwrap_or("");
+        let shown: String = bad.chars().take(40).collect();
+        ApiError::NotFound(format!(
+            "There is nothing at this address: ids are whole numbers, and `{shown}` is not one."
+        ))
+        .into()
     }))
     .app_data(web::QueryConfig::default().error_handler(|err, _| {
         ApiError::MalformedRequest(format!("The query string could not be read: {err}.")).into()

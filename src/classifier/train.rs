@@ -436,8 +436,8 @@ pub fn train_site_scored(
     provenance: Provenance,
 ) -> Result<(Artifact, Vec<OutOfFold>, f64), ClassifierError> {
     let pooled = PooledSite::choose(examples, site_weights, options)?;
-    let (out_of_fold, weight) = (pooled.out_of_fold.clone(), pooled.weight);
-    let artifact = pooled.finish(examples, options, version, provenance)?;
+    let weight = pooled.weight;
+    let (artifact, out_of_fold) = pooled.finish(examples, options, version, provenance)?;
     Ok((artifact, out_of_fold, weight))
 }
 
@@ -543,8 +543,9 @@ impl PooledSite {
             .collect()
     }
 
-    /// The fit on every row at the chosen weight, with its thresholds
-    /// (`examples` as [`Self::choose`] left them).
+    /// The fit on every row at the chosen weight, with its thresholds, and
+    /// the out-of-fold scores they came from (`examples` as [`Self::choose`]
+    /// left them).
     ///
     /// # Errors
     /// A linfa failure.
@@ -554,7 +555,7 @@ impl PooledSite {
         options: &TrainOptions,
         version: &str,
         provenance: Provenance,
-    ) -> Result<Artifact, ClassifierError> {
+    ) -> Result<(Artifact, Vec<OutOfFold>), ClassifierError> {
         let Self {
             mut vectorized,
             out_of_fold,
@@ -565,7 +566,7 @@ impl PooledSite {
                 vector.iter_mut().for_each(|(_, v)| *v *= weight);
             }
         }
-        finish(
+        let artifact = finish(
             vectorized,
             examples,
             &out_of_fold,
@@ -573,7 +574,8 @@ impl PooledSite {
             version,
             provenance,
             NewSite::Skip,
-        )
+        )?;
+        Ok((artifact, out_of_fold))
     }
 }
 

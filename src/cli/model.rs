@@ -224,6 +224,14 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
         std::sync::Arc::new(SpamModel::load_or_shipped(args.model.as_deref())?)
     };
     let examples = read_data(&args.data)?;
+    let spam = examples.iter().filter(|e| e.is_spam).count();
+    if spam == 0 || spam == examples.len() {
+        eprintln!(
+            "note: {} holds only {}: its false-positive rate (or recall) is measured, but MCC and AUC are not defined on one class (reported as 0 and 0.5)",
+            args.data.display(),
+            if spam == 0 { "ham" } else { "spam" }
+        );
+    }
     let t = settings.thresholds(model.thresholds());
     let scored: Vec<(f64, bool)> = examples
         .iter()
@@ -259,6 +267,15 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
 /// The model the service would score with on this database: the active one,
 /// or the built-in (or `REPLYGUARD_MODEL_PATH`) model when none was activated.
 fn active_model(settings: &Settings) -> anyhow::Result<std::sync::Arc<SpamModel>> {
+    // The service creates a SQLite file on first start; evaluating one that
+    // does not exist (a mistyped path) would report the built-in model.
+    if let crate::storage::DatabaseUrl::Sqlite(path) = &settings.database_url {
+        anyhow::ensure!(
+            path.exists(),
+            "the database {} does not exist: --active evaluates the active model of an existing database",
+            settings.database_url
+        );
+    }
     crate::storage::run_migrations(&settings.database_url, settings.pool_options().timeout)
         .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
     let db = crate::storage::Database::new(settings.database_url.clone(), &settings.pool_options());

@@ -60,38 +60,76 @@ const BOUND_FPR: [f64; 2] = [0.01, 0.02];
 
 pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let rows = read_data(&args.data)?;
+    anyhow::ensure!(
+        args.holdout > 0,
+        "--holdout must be at least 1: the curve is measured on the held-out comments"
+    );
+    anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
     let largest = args.at.iter().copied().max().unwrap_or(0);
     anyhow::ensure!(
-        rows.len() >= args.holdout + largest && args.holdout > 0,
+        rows.len() >= args.holdout + largest,
         "{} has {} rows: too few for --holdout {} and {} labels",
         args.data.display(),
         rows.len(),
         args.holdout,
         largest
     );
-    anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
-    let scratch = std::env::temp_dir().join(format!("replyguard-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    ensure_both_classes(
+        rows.iter().map(|r| r.is_spam),
+        &args.data.display().to_string(),
+    )?;
     let (day_one, base) = if args.base.is_empty() {
         (None, BaseData::shipped())
     } else {
         let (model, rows) = base_model(&args.base)?;
         (Some(model), BaseData::rows(rows))
     };
+    let scratch = std::env::temp_dir().join(format!("replyguard-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let result = replay_orders(args, settings, &rows, (day_one.as_ref(), &base), &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    print_curve(args, &rows, &result?);
+    Ok(())
+}
+
+/// Refuses labelled data without both classes: MCC, recall and the
+/// false-positive rate are not defined on it.
+fn ensure_both_classes(
+    labels: impl ExactSizeIterator<Item = bool>,
+    what: &str,
+) -> anyhow::Result<()> {
+    let n = labels.len();
+    let spam = labels.filter(|&is_spam| is_spam).count();
+    anyhow::ensure!(
+        spam > 0 && spam < n,
+        "{what}: {spam} spam and {} ham, and both classes are needed",
+        n - spam
+    );
+    Ok(())
+}
+
+/// Every order's points, one list per `--at` value.
+fn replay_orders(
+    args: &ReplayArgs,
+    settings: &Settings,
+    rows: &[LabelledExample],
+    (day_one, base): (Option<&Artifact>, &BaseData),
+    scratch: &std::path::Path,
+) -> anyhow::Result<Vec<Vec<Point>>> {
     let mut curve: Vec<Vec<Point>> = args.at.iter().map(|_| Vec::new()).collect();
     for order in 0..args.orders {
-        let shuffled = shuffled(&rows, order);
+        let shuffled = shuffled(rows, order);
         let (history, holdout) = shuffled.split_at(shuffled.len() - args.holdout);
+        ensure_both_classes(
+            holdout.iter().map(|r| r.is_spam),
+            &format!("the last {} comments of order {order}", args.holdout),
+        )
+        .context("use a larger --holdout")?;
         for (slot, &k) in args.at.iter().enumerate() {
             let db_path = scratch.join(format!("order{order}-k{k}.db"));
-            let point = learn_and_measure(
-                settings,
-                &db_path,
-                (day_one.as_ref(), &base),
-                &history[..k],
-                holdout,
-            );
+            let point =
+                learn_and_measure(settings, &db_path, (day_one, base), &history[..k], holdout);
             let _ = std::fs::remove_file(&db_path);
             let _ = std::fs::remove_file(db_path.with_extension("db-wal"));
             let _ = std::fs::remove_file(db_path.with_extension("db-shm"));
@@ -109,9 +147,7 @@ pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
             curve[slot].push(point);
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
-    print_curve(args, &rows, &curve);
-    Ok(())
+    Ok(curve)
 }
 
 /// The product's learning path on a fresh SQLite database: store `labels` as
@@ -194,7 +230,17 @@ fn base_model(files: &[PathBuf]) -> anyhow::Result<(Artifact, Vec<TrainingRow>)>
         spam: rows.iter().filter(|r| r.is_spam).count(),
         ham: rows.iter().filter(|r| !r.is_spam).count(),
     };
-    let artifact = train::train(&rows, &TrainOptions::default(), "replay-base", provenance)?;
+    let names = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ensure_both_classes(
+        rows.iter().map(|r| r.is_spam),
+        &format!("the base data ({names})"),
+    )?;
+    let artifact = train::train(&rows, &TrainOptions::default(), "replay-base", provenance)
+        .with_context(|| format!("cannot train a day-one model on {names}"))?;
     Ok((artifact, rows))
 }
 

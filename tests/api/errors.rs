@@ -177,6 +177,21 @@ async fn unknown_route_is_404(backend: Backend) {
     let app = spawn_app(backend).await;
 
     app.get("/nope").await.assert_error(404, "not_found");
+    // An id that is not a number names nothing, and the message says why.
+    for path in [
+        "/api/v1/admin/comments/abc",
+        "/api/v1/admin/comments/abc/events",
+    ] {
+        let body = app
+            .as_admin("GET", path, None)
+            .await
+            .assert_error(404, "not_found");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`abc`") && !message.contains("deserialize"),
+            "{body}"
+        );
+    }
 }
 
 async fn wrong_method_is_405(backend: Backend) {

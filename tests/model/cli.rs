@@ -410,7 +410,22 @@ fn retrain_trains_on_imported_examples_and_reports_the_job() {
         report.starts_with(&format!("model {version} on ")),
         "{report}"
     );
+    // A database that does not exist (a mistyped path) is refused, not
+    // created and reported as the built-in model.
     let fresh = dir.path().join("fresh.db");
+    let missing = replyguard_on(
+        &fresh,
+        &["eval", "--active", "--data", data.to_str().unwrap()],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("does not exist"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(!fresh.exists());
+    // A new database whose site never activated a model has the built-in one.
+    assert!(replyguard_on(&fresh, &["migrate"]).status.success());
     let built_in = replyguard_on(
         &fresh,
         &["eval", "--active", "--data", data.to_str().unwrap()],
@@ -477,4 +492,40 @@ fn replay_prints_a_learning_curve() {
     let too_few = replyguard(&["replay", "--data", site.to_str().unwrap(), "--at", "500"]);
     assert!(!too_few.status.success());
     assert!(String::from_utf8_lossy(&too_few.stderr).contains("too few"));
+    let no_holdout = replyguard(&["replay", "--data", site.to_str().unwrap(), "--holdout", "0"]);
+    assert!(String::from_utf8_lossy(&no_holdout.stderr).contains("--holdout must be at least 1"));
+    // One class has no learning curve: as data, as held-out part, as base.
+    let ham = dir.path().join("ham.jsonl");
+    let ham_lines: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.contains("\"label\": \"ham\""))
+        .map(String::as_str)
+        .collect();
+    std::fs::write(&ham, ham_lines.join("\n")).unwrap();
+    for args in [
+        vec![
+            "--data",
+            ham.to_str().unwrap(),
+            "--holdout",
+            "20",
+            "--at",
+            "0",
+        ],
+        vec![
+            "--data",
+            site.to_str().unwrap(),
+            "--base",
+            ham.to_str().unwrap(),
+            "--at",
+            "0",
+        ],
+    ] {
+        let one_class = replyguard(&[&["replay"], args.as_slice()].concat());
+        assert!(!one_class.status.success());
+        let stderr = String::from_utf8_lossy(&one_class.stderr);
+        assert!(
+            stderr.contains("0 spam") && stderr.contains("ham.jsonl"),
+            "{stderr}"
+        );
+    }
 }
