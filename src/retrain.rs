@@ -467,7 +467,7 @@ impl Comparison {
     ///
     /// A candidate that shows no skill on the site's labels (MCC at most 0
     /// over its cross-validations: it catches none of the site's spam out of
-    /// fold, or calls as many ham spam as it should) is not judged not worse
+    /// fold, or no more often than it marks ham spam) is not judged not worse
     /// by a tie: against an active model that shows none either, the labels
     /// cannot tell the two apart (49 ham and one spam that neither catches
     /// give both MCC 0 in every resample), and an untold candidate does not
