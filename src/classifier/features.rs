@@ -11,6 +11,7 @@
 
 use std::sync::LazyLock;
 
+use crate::domain::comment::is_misleading;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -99,14 +100,13 @@ fn normalize(raw: &str) -> Normalized {
     } else {
         without_tags
     };
-    // NFKC leaves ASCII unchanged.
+    // NFKC leaves ASCII unchanged. Characters that show nothing are dropped,
+    // so `sub\u{AD}scribe` and `s\u{200B}u\u{200B}b…` are the words a reader
+    // sees (and a moderator is shown), not fragments of them.
     let mut text: String = if decoded.is_ascii() {
         decoded.into_owned()
     } else {
-        decoded
-            .nfkc()
-            .map(|c| if c == '\u{FEFF}' { ' ' } else { c })
-            .collect()
+        decoded.nfkc().filter(|&c| !shows_nothing(c)).collect()
     };
     let mut email_domains = Vec::new();
     if text.contains('@') {
@@ -136,6 +136,15 @@ fn normalize(raw: &str) -> Normalized {
 }
 
 pub use crate::domain::links::registrable_domain;
+
+/// A character that renders as nothing between two letters (zero-width
+/// spaces, soft hyphens, bidirectional marks, tag characters: the ones
+/// [`is_misleading`] names, but for the separators and the braille blank,
+/// which show as a break or a space and so still part words). Zero-width
+/// joiners stay: Persian words and emoji sequences are spelled with them.
+fn shows_nothing(c: char) -> bool {
+    is_misleading(c) && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{2800}')
+}
 
 /// A word: a run of alphanumeric characters or `_` (Unicode-aware, like `\w`).
 pub(crate) fn is_word_char(c: char) -> bool {
@@ -433,6 +442,22 @@ mod tests {
         assert!(f.contains(&"w:don".to_owned()), "{f:?}");
         assert!(f.contains(&"w:stop now".to_owned()), "{f:?}");
         assert!(!f.iter().any(|n| n.contains("br")), "{f:?}");
+    }
+
+    #[test]
+    fn characters_that_show_nothing_do_not_split_or_change_words() {
+        let plain = names("Subscribe to my channel");
+        for hidden in [
+            "S\u{200B}u\u{200B}b\u{200B}s\u{200B}c\u{200B}r\u{200B}i\u{200B}b\u{200B}e to my channel",
+            "Sub\u{AD}scribe to my chan\u{AD}nel",
+            "\u{FEFF}Subscribe to my ch\u{2060}an\u{200E}nel\u{E0041}",
+        ] {
+            assert_eq!(names(hidden), plain, "{hidden:?}");
+        }
+        // A zero-width joiner spells Persian words and emoji: it stays.
+        assert_ne!(names("\u{645}\u{200C}\u{627}"), names("\u{645}\u{627}"));
+        // A line separator still parts two words.
+        assert!(names("hello\u{2028}world").contains(&"w:hello world".to_owned()));
     }
 
     #[test]
