@@ -80,8 +80,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     if !repeats.is_empty() {
         return Err(repeats.into());
     }
-    serde_json::from_value(value)
-        .map_err(|err| ValidationErrors::single("body", format!("{err}.")).into())
+    // A field of the wrong type is named (`include_base_data`), as the
+    // comment form's errors are; an unknown field is the body's error.
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body" } else { path.as_str() };
+        ValidationErrors::single(field, format!("{}.", err.inner())).into()
+    })
 }
 
 /// Whether every name and value of a form body decodes to UTF-8 (the decoder

@@ -248,6 +248,29 @@ async fn training_needs_enough_examples_of_each_class(backend: Backend) {
         body.to_string().contains("need at least 1 spam and 5 ham"),
         "{body}"
     );
+    // A field of the wrong type is named; an unknown one is refused (an
+    // admin's typo must not pass for the default).
+    let reply = app
+        .as_admin(
+            "POST",
+            "/api/v1/admin/models/train",
+            Some(&json!({"include_base_data": "yes"})),
+        )
+        .await;
+    let body = reply.assert_error(422, "validation_failed");
+    assert!(
+        body["error"]["fields"]["include_base_data"].is_array(),
+        "{body}"
+    );
+    let reply = app
+        .as_admin(
+            "POST",
+            "/api/v1/admin/models/train",
+            Some(&json!({"activate": "always", "extra": 1})),
+        )
+        .await;
+    let body = reply.assert_error(422, "validation_failed");
+    assert!(body.to_string().contains("unknown field `extra`"), "{body}");
     // Without the base data the site's labels are all there is.
     let alone = json!({"include_base_data": false});
     let reply = app
