@@ -50,6 +50,19 @@ pub enum Command {
     Replay(replay::ReplayArgs),
 }
 
+/// Refuses a SQLite database file that does not exist, for commands that
+/// read one (the service, `migrate` and `import` create it on first use).
+fn ensure_database_exists(settings: &Settings, why: &str) -> anyhow::Result<()> {
+    if let crate::storage::DatabaseUrl::Sqlite(path) = &settings.database_url {
+        anyhow::ensure!(
+            path.exists(),
+            "the database {} does not exist: {why}",
+            settings.database_url
+        );
+    }
+    Ok(())
+}
+
 /// Runs the command line and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,7 +71,13 @@ pub fn main() -> ExitCode {
         cli.command,
         Some(Command::Eval(_) | Command::Classify(_) | Command::Replay(_))
     );
-    telemetry::init(json, if quiet { "warn" } else { "info" }, std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    telemetry::init(
+        json,
+        ansi,
+        if quiet { "warn" } else { "info" },
+        std::io::stderr,
+    );
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

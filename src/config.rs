@@ -156,7 +156,8 @@ pub struct Settings {
         long,
         global = true,
         env = "REPLYGUARD_MIN_EXAMPLES_PER_CLASS",
-        default_value_t = 5
+        default_value_t = 5,
+        value_parser = parse_at_least_one
     )]
     pub min_examples_per_class: usize,
 
@@ -284,6 +285,15 @@ fn parse_probability(raw: &str) -> Result<f64, String> {
     }
 }
 
+/// A count that must be at least 1 (a job trained from no ham at all is no
+/// job: linfa needs both classes).
+fn parse_at_least_one(raw: &str) -> Result<usize, String> {
+    match raw.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{raw}` is not a whole number of at least 1")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +324,13 @@ mod tests {
         assert!(parse_origin("https://blog.example/post").is_err());
         assert!(parse_origin("ftp://blog.example").is_err());
         assert!(parse_origin("blog.example").is_err());
+    }
+
+    #[test]
+    fn a_job_needs_at_least_one_example_of_a_class() {
+        assert_eq!(parse_at_least_one("5"), Ok(5));
+        assert!(parse_at_least_one("0").is_err());
+        assert!(parse_at_least_one("-1").is_err());
     }
 
     #[test]

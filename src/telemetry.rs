@@ -7,7 +7,9 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Installs the global subscriber, once per process (the CLI calls it at
 /// start); a second call keeps the first subscriber rather than failing.
-pub fn init<W>(json: bool, default_filter: &str, writer: W)
+/// Human-readable lines are coloured only when `ansi` (the CLI: when its
+/// standard error is a terminal, so a log file or pipe gets plain text).
+pub fn init<W>(json: bool, ansi: bool, default_filter: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -15,6 +17,7 @@ where
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi && !json)
         .with_writer(writer);
     // `try_init` fails only when a subscriber is already installed.
     let _already_set = if json {

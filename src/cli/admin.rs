@@ -139,6 +139,11 @@ pub struct RetrainArgs {
 /// Queues a training job and runs it here (or waits for the instance that runs
 /// it), for cron-style retraining. Prints the job's outcome as JSON.
 pub fn retrain(args: &RetrainArgs, settings: &Settings) -> anyhow::Result<()> {
+    // A mistyped path would otherwise become a new, empty database.
+    super::ensure_database_exists(
+        settings,
+        "retrain learns from an existing database's labels",
+    )?;
     let params = TrainParams {
         include_base_data: !args.no_base_data,
         activate: if args.always {

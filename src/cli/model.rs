@@ -267,15 +267,12 @@ pub fn eval(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
 /// The model the service would score with on this database: the active one,
 /// or the built-in (or `REPLYGUARD_MODEL_PATH`) model when none was activated.
 fn active_model(settings: &Settings) -> anyhow::Result<std::sync::Arc<SpamModel>> {
-    // The service creates a SQLite file on first start; evaluating one that
-    // does not exist (a mistyped path) would report the built-in model.
-    if let crate::storage::DatabaseUrl::Sqlite(path) = &settings.database_url {
-        anyhow::ensure!(
-            path.exists(),
-            "the database {} does not exist: --active evaluates the active model of an existing database",
-            settings.database_url
-        );
-    }
+    // Evaluating a database that does not exist (a mistyped path) would
+    // report the built-in model.
+    super::ensure_database_exists(
+        settings,
+        "--active evaluates the active model of an existing database",
+    )?;
     crate::storage::run_migrations(&settings.database_url, settings.pool_options().timeout)
         .with_context(|| format!("cannot prepare the database {}", settings.database_url))?;
     let db = crate::storage::Database::new(settings.database_url.clone(), &settings.pool_options());

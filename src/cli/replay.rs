@@ -30,7 +30,8 @@ pub struct ReplayArgs {
     /// How many random arrival orders to replay (the curve is their mean).
     #[arg(long, default_value_t = 5)]
     pub orders: u64,
-    /// After how many labels to retrain and measure.
+    /// After how many labels to retrain and measure (in any order; each is
+    /// measured once, the curve printed from the fewest up).
     #[arg(long, value_delimiter = ',', default_value = "0,50,100,200")]
     pub at: Vec<usize>,
     /// Comments at the end of each order kept for evaluation only.
@@ -59,6 +60,10 @@ struct Point {
 const BOUND_FPR: [f64; 2] = [0.01, 0.02];
 
 pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
+    let mut args = args.clone();
+    args.at.sort_unstable();
+    args.at.dedup();
+    let args = &args;
     let rows = read_data(&args.data)?;
     anyhow::ensure!(
         args.holdout > 0,
@@ -267,11 +272,11 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
     );
     println!();
     println!(
-        "| k site labels | MCC | ham marked spam | spam recall | unsure | ROC AUC | bound: best MCC at <= {:.0}% / {:.0}% | models activated |",
+        "| k site labels | MCC | ham marked spam | spam recall | spam published | unsure | ROC AUC | bound: best MCC at <= {:.0}% / {:.0}% | models activated |",
         BOUND_FPR[0] * 100.0,
         BOUND_FPR[1] * 100.0
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (k, points) in args.at.iter().zip(curve) {
         let n = points.len() as f64;
         let mean =
@@ -279,15 +284,21 @@ fn print_curve(args: &ReplayArgs, rows: &[LabelledExample], curve: &[Vec<Point>]
         let unsure = |m: &Metrics| {
             (m.three_way.ham.unsure + m.three_way.spam.unsure) as f64 / m.n.max(1) as f64
         };
+        // Spam below the ham threshold: published without a moderator.
+        let published = |m: &Metrics| {
+            let spam = &m.three_way.spam;
+            spam.ham as f64 / (spam.ham + spam.unsure + spam.spam).max(1) as f64
+        };
         let site_models = points
             .iter()
             .filter(|p| p.model.starts_with("site-"))
             .count();
         println!(
-            "| {k} | {:.3} | {:.2}% | {:.3} | {:.1}% | {:.3} | {:.3} / {:.3} | {site_models} of {} |",
+            "| {k} | {:.3} | {:.2}% | {:.3} | {:.2}% | {:.1}% | {:.3} | {:.3} / {:.3} | {site_models} of {} |",
             mean(&|m| m.mcc),
             100.0 * mean(&|m| m.fpr),
             mean(&|m| m.recall),
+            100.0 * mean(&published),
             100.0 * mean(&unsure),
             mean(&|m| m.auc),
             points.iter().map(|p| p.bound[0]).sum::<f64>() / n,

@@ -366,6 +366,12 @@ fn retrain_trains_on_imported_examples_and_reports_the_job() {
     let db = dir.path().join("rg.db");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/youtube-test.jsonl");
 
+    // A mistyped path is refused, not made into a new, empty database.
+    let missing = replyguard_on(&db, &["retrain", "--no-base-data"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+    assert!(!db.exists());
+    assert!(replyguard_on(&db, &["migrate"]).status.success());
     let few = replyguard_on(&db, &["retrain", "--no-base-data"]);
     let imported = replyguard_on(&db, &["import", data.to_str().unwrap()]);
     let retrained = replyguard_on(&db, &["retrain", "--no-base-data", "--always"]);
@@ -464,7 +470,7 @@ fn replay_prints_a_learning_curve() {
             "--base",
             base.to_str().unwrap(),
         ])
-        .args(["--orders", "2", "--at", "0,80", "--holdout", "100"])
+        .args(["--orders", "2", "--at", "80,0,80", "--holdout", "100"])
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
@@ -482,12 +488,29 @@ fn replay_prints_a_learning_curve() {
         .lines()
         .filter(|l| l.starts_with("| 0 |") || l.starts_with("| 80 |"))
         .collect();
+    // `--at 80,0,80`: each k once, from the fewest labels up.
     assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows[0].starts_with("| 0 |"), "{stdout}");
     // Day one is the base model, never a site model.
     assert!(rows[0].ends_with("| 0 of 2 |"), "{stdout}");
     // Each figure is a number.
     let mcc: f64 = rows[1].split('|').nth(2).unwrap().trim().parse().unwrap();
     assert!((-1.0..=1.0).contains(&mcc), "{stdout}");
+    // Spam published without a moderator, next to recall: a share of spam.
+    assert!(
+        stdout.contains("| spam recall | spam published | unsure |"),
+        "{stdout}"
+    );
+    let share = |row: &str, column: usize| -> f64 {
+        let cell = row.split('|').nth(column).unwrap().trim();
+        cell.strip_suffix('%').unwrap_or(cell).parse().unwrap()
+    };
+    for row in &rows {
+        let (recall, published) = (share(row, 4), share(row, 5));
+        assert!((0.0..=100.0).contains(&published), "{stdout}");
+        // Spam marked spam and spam published are disjoint parts of the spam.
+        assert!(recall * 100.0 + published <= 100.0 + 1e-9, "{stdout}");
+    }
 
     let too_few = replyguard(&["replay", "--data", site.to_str().unwrap(), "--at", "500"]);
     assert!(!too_few.status.success());
