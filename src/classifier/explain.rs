@@ -51,18 +51,32 @@ pub fn word_pushes(
         shares[*place] += 1;
     }
 
+    let gram_sizes = vectorizer.features().char_ngrams;
     let mut named: Vec<(&str, f64)> = Vec::with_capacity(vector.len());
+    let mut words: Vec<(&str, std::ops::Range<usize>, f64)> = Vec::new();
     for (token, grams) in tokens.tokens() {
-        let word = shown(token.trim_matches(|c: char| !is_word_char(c)));
-        if word.is_empty() {
-            continue;
-        }
-        let total: f64 = places[grams]
+        let gram_push: Vec<f64> = places[grams]
             .iter()
-            .flatten()
-            .map(|&place| push[place].1 / f64::from(shares[place].max(1)))
-            .sum();
-        named.push((word, total));
+            .map(|place| place.map_or(0.0, |p| push[p].1 / f64::from(shares[p].max(1))))
+            .collect();
+        words.clear();
+        words.extend(
+            words_of(token)
+                .into_iter()
+                .map(|(word, span)| (word, span, 0.0)),
+        );
+        match gram_sizes.filter(|_| !words.is_empty()) {
+            Some([lo, hi]) if credit_to_words(&mut words, token, lo, hi, &gram_push) => {
+                named.extend(words.iter().map(|(word, _, total)| (shown(word), *total)));
+            }
+            // An n-gram layout this does not know: the token as one word.
+            _ => {
+                let word = shown(token.trim_matches(|c: char| !is_word_char(c)));
+                if !word.is_empty() {
+                    named.push((word, gram_push.iter().sum()));
+                }
+            }
+        }
     }
     for &(i, value) in &push {
         let Some(name) = vocabulary.get(i as usize) else {
@@ -76,6 +90,64 @@ pub fn word_pushes(
     merge(named)
         .map(|(name, push)| (name.to_owned(), push))
         .collect()
+}
+
+/// The words of a whitespace-separated token (runs of word characters, as
+/// the word features cut them: `subscribe,soon` is two), each with its span
+/// in characters.
+fn words_of(token: &str) -> Vec<(&str, std::ops::Range<usize>)> {
+    let mut words = Vec::new();
+    // The current word's first character: its index and byte offset.
+    let mut open: Option<(usize, usize)> = None;
+    let mut count = 0;
+    for (i, (byte, c)) in token.char_indices().enumerate() {
+        count = i + 1;
+        if is_word_char(c) {
+            open.get_or_insert((i, byte));
+        } else if let Some((first, from)) = open.take() {
+            words.push((&token[from..byte], first..i));
+        }
+    }
+    if let Some((first, from)) = open {
+        words.push((&token[from..], first..count));
+    }
+    words
+}
+
+/// Adds each character n-gram's push (in the order the features cut them
+/// from the token padded with a space each side: every size from `lo` to
+/// `hi`, each from the first position on) to the words it overlaps, split
+/// evenly; an n-gram of punctuation alone goes to all the token's words.
+/// `false` when `pushes` does not match that layout (nothing is added).
+fn credit_to_words(
+    words: &mut [(&str, std::ops::Range<usize>, f64)],
+    token: &str,
+    lo: usize,
+    hi: usize,
+    pushes: &[f64],
+) -> bool {
+    let padded = token.chars().count() + 2;
+    let sizes = lo.max(1)..=hi;
+    let grams: usize = sizes.clone().map(|n| (padded + 1).saturating_sub(n)).sum();
+    if grams != pushes.len() || words.is_empty() {
+        return false;
+    }
+    let layout =
+        sizes.flat_map(|n| (0..(padded + 1).saturating_sub(n)).map(move |start| (start, n)));
+    for ((start, n), &push) in layout.zip(pushes) {
+        // The token's character `i` is the padded string's `i + 1`.
+        let overlaps =
+            |span: &std::ops::Range<usize>| span.start + 1 < start + n && start < span.end + 1;
+        let hit = words.iter().filter(|w| overlaps(&w.1)).count();
+        let (share, all) = match hit {
+            0 => (push / words.len() as f64, true),
+            k => (push / k as f64, false),
+        };
+        for word in words.iter_mut().filter(|w| all || overlaps(&w.1)) {
+            word.2 += share;
+        }
+    }
+    true
 }
 
 /// Equal names' pushes added up, each name once, in name order.
@@ -123,6 +195,38 @@ mod tests {
     }
 
     #[test]
+    fn a_token_joined_by_punctuation_is_explained_word_by_word() {
+        use super::{credit_to_words, words_of};
+        assert_eq!(
+            words_of("youtube:chan…é1/x"),
+            vec![
+                ("youtube", 0..7),
+                ("chan", 8..12),
+                ("é1", 13..15),
+                ("x", 16..17)
+            ]
+        );
+        assert!(words_of("!!!").is_empty());
+        // " a,b " cut into 3-grams: " a," "a,b" ",b ", the middle one shared.
+        let mut words: Vec<_> = words_of("a,b")
+            .into_iter()
+            .map(|(w, s)| (w, s, 0.0))
+            .collect();
+        assert!(credit_to_words(&mut words, "a,b", 3, 3, &[1.0, 2.0, 4.0]));
+        assert_eq!(words, vec![("a", 0..1, 2.0), ("b", 2..3, 5.0)]);
+        // A layout that does not match is refused, and nothing is credited.
+        assert!(!credit_to_words(&mut words, "a,b", 3, 3, &[1.0]));
+        assert_eq!(words[0].2, 2.0);
+
+        let names = explained("Subscribe,please check my channel:subscribe");
+        assert!(names.contains(&"subscribe".to_owned()), "{names:?}");
+        assert!(
+            names.iter().all(|n| !n.contains(',') && !n.contains(':')),
+            "{names:?}"
+        );
+    }
+
+    #[test]
     fn character_ngrams_are_credited_to_their_words() {
         let names =
             explained("Check out my channel!!! Free money at www.example-cash.com subscribe now");
@@ -156,14 +260,13 @@ mod tests {
 
         use crate::classifier::features::{FeatureConfig, FeatureSink, extract};
 
+        /// An n-gram: name, first character in the padded token, length.
+        type Gram = (String, usize, usize);
+        /// Each token with its n-grams.
         #[derive(Default)]
-        struct Names(Vec<(String, Vec<String>)>);
+        struct Names(Vec<(String, Vec<Gram>)>);
         impl FeatureSink for Names {
-            fn feature(&mut self, prefix: &str, parts: &[&str]) {
-                if let Some((_, grams)) = self.0.last_mut() {
-                    grams.push(format!("{prefix}{}", parts.concat()));
-                }
-            }
+            fn feature(&mut self, _prefix: &str, _parts: &[&str]) {}
             fn char_ngrams(
                 &mut self,
                 prefix: &str,
@@ -172,12 +275,14 @@ mod tests {
                 lo: usize,
                 hi: usize,
             ) {
-                self.0.push((padded.trim().to_owned(), Vec::new()));
+                let mut grams = Vec::new();
                 for n in lo..=hi {
                     for start in 0..(bounds.len()).saturating_sub(n) {
-                        self.feature(prefix, &[&padded[bounds[start]..bounds[start + n]]]);
+                        let gram = &padded[bounds[start]..bounds[start + n]];
+                        grams.push((format!("{prefix}{gram}"), start, n));
                     }
                 }
+                self.0.push((padded.trim().to_owned(), grams));
             }
         }
 
@@ -202,22 +307,51 @@ mod tests {
         extract(&only_chars, input, &mut names);
         let mut occurrences: HashMap<u32, usize> = HashMap::new();
         for (_, grams) in &names.0 {
-            for i in grams.iter().filter_map(|g| index.get(g.as_str())) {
+            for i in grams.iter().filter_map(|g| index.get(g.0.as_str())) {
                 *occurrences.entry(*i).or_default() += 1;
             }
         }
         let mut by_name: HashMap<String, f64> = HashMap::new();
         for (token, grams) in &names.0 {
-            let word = super::shown(token.trim_matches(|c: char| !super::is_word_char(c)));
-            if word.is_empty() {
+            // Which word each character of the padded token belongs to.
+            let mut words: Vec<String> = Vec::new();
+            let mut word_at: Vec<Option<usize>> = vec![None];
+            let mut previous_is_word = false;
+            for c in token.chars() {
+                let is_word = super::is_word_char(c);
+                if is_word && !previous_is_word {
+                    words.push(String::new());
+                }
+                if is_word {
+                    words.last_mut().unwrap().push(c);
+                }
+                word_at.push(is_word.then(|| words.len() - 1));
+                previous_is_word = is_word;
+            }
+            word_at.push(None);
+            if words.is_empty() {
                 continue;
             }
-            let total: f64 = grams
-                .iter()
-                .filter_map(|g| index.get(g.as_str()))
-                .map(|i| push.get(i).copied().unwrap_or(0.0) / occurrences[i] as f64)
-                .sum();
-            *by_name.entry(word.to_owned()).or_default() += total;
+            for (gram, start, n) in grams {
+                let Some(i) = index.get(gram.as_str()) else {
+                    continue;
+                };
+                let share = push.get(i).copied().unwrap_or(0.0) / occurrences[i] as f64;
+                let mut hit: Vec<usize> = word_at[*start..start + n]
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect();
+                hit.dedup();
+                if hit.is_empty() {
+                    hit = (0..words.len()).collect();
+                }
+                for w in &hit {
+                    *by_name
+                        .entry(super::shown(&words[*w]).to_owned())
+                        .or_default() += share / hit.len() as f64;
+                }
+            }
         }
         for &(i, _) in &vector {
             let name = &model.vocabulary[i as usize];
