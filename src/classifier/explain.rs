@@ -65,11 +65,12 @@ pub fn word_pushes(
                 .into_iter()
                 .map(|(word, span)| (word, span, 0.0)),
         );
-        match gram_sizes.filter(|_| !words.is_empty()) {
+        match gram_sizes {
             Some([lo, hi]) if credit_to_words(&mut words, token, lo, hi, &gram_push) => {
                 named.extend(words.iter().map(|(word, _, total)| (shown(word), *total)));
             }
-            // An n-gram layout this does not know: the token as one word.
+            // No words, or an n-gram layout this does not know: the token as
+            // one word (nothing, when it has no word characters).
             _ => {
                 let word = shown(token.trim_matches(|c: char| !is_word_char(c)));
                 if !word.is_empty() {
